@@ -1,0 +1,298 @@
+"""Run configuration: YAML -> frozen dataclasses, strict.
+
+One frozen dataclass per section; `load_config(path)` builds a `Config` and fails on
+the first unknown or mistyped key with an error that names the key, the file and the
+line. `--set section.key=value` overrides go through the same checks. The resolved
+config is written beside each run with `dump_config`.
+
+Sections are defined in the module that owns them' concepts, but collected here so a
+config file has one schema: ``data`` (reference data), ``features``, ``model``,
+``train``, ``eval``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used: names the key and the file (and line when known)."""
+
+
+# --------------------------------------------------------------------------- sections
+@dataclasses.dataclass(frozen=True)
+class SourceConfig:
+    """One source of molecules for the dataset (exactly one of file/smiles/ase/cookbook).
+
+    Attributes:
+        file: a structure file any ase reader understands (xyz, extxyz...), relative
+            paths resolved against the config file's folder.
+        index: ase index/slice string for ``file`` (``':'`` = all frames).
+        smiles: a SMILES string (rdkit 3D embedding, fixed seed).
+        ase: a name from ase's built-in molecule collection (``ase.build.molecule``).
+        cookbook: 'qm7' or 'ethane200': the geometries of the published cookbook data.
+        charge: total charge of every molecule of this source.
+        spin: unpaired electrons 2S of every molecule of this source.
+        name: label (defaults to the formula / SMILES / file name and frame).
+    """
+
+    file: str | None = None
+    index: str = ":"
+    smiles: str | None = None
+    ase: str | None = None
+    cookbook: str | None = None
+    charge: int = 0
+    spin: int = 0
+    name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Reference data: which molecules, which method and bases, where it is cached."""
+
+    sources: tuple[SourceConfig, ...] = ()
+    method: str = "b3lyp"
+    model_basis: str = "sto-3g"
+    target_bases: tuple[str, ...] = ("def2-svp",)
+    polarizability: tuple[str, ...] = ("uncoupled", "coupled")
+    cache_dir: str = "cache"
+    conv_tol: float = 1e-11
+    grid_level: int = 4
+    max_cycle: int = 100
+    n_workers: int = 0  # 0: one worker per core
+    threads_per_worker: int = 1
+    dask_scheduler: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FeaturesConfig:
+    """Equivariant features (distances in Angstrom at this edge, Bohr inside)."""
+
+    atom_cutoff_ang: float = 3.0
+    pair_cutoff_ang: float = 5.0
+    n_radial: int = 5
+    l_max: int = 4
+    nu_onsite: int = 2
+    nu_pair: int = 1
+    species: tuple[int, ...] = (1, 6, 7, 8)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The model: 'hamiltonian' (minimal-basis F) or a direct surrogate."""
+
+    kind: str = "hamiltonian"
+    basis: str = "sto-3g"
+    ridge_alpha: float = 1e-8
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and loss."""
+
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation and reporting."""
+
+    plots: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    data: DataConfig = DataConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    #: folder of the config file (relative paths in it resolve here); not a YAML key
+    root: str = dataclasses.field(default=".", metadata={"internal": True})
+
+    def resolve_path(self, path: str | Path) -> Path:
+        """``path`` relative to the config file's folder (absolute paths unchanged)."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else Path(self.root) / p
+
+
+# --------------------------------------------------------------------------- loading
+def _line_map(text: str) -> dict[tuple[str, ...], int]:
+    """Map each key path of a YAML document to its 1-based line."""
+    out: dict[tuple[str, ...], int] = {}
+
+    def walk(node, path):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = path + (str(k.value),)
+                out[key] = k.start_mark.line + 1
+                walk(v, key)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                out[path + (str(i),)] = v.start_mark.line + 1
+                walk(v, path + (str(i),))
+
+    try:
+        walk(yaml.compose(text), ())
+    except yaml.YAMLError:
+        pass
+    return out
+
+
+def _where(source: str, lines: dict, path: tuple[str, ...]) -> str:
+    line = lines.get(path)
+    return f"{source}:{line}" if line else source
+
+
+def _convert(value: Any, tp: Any, path: tuple[str, ...], source: str, lines: dict) -> Any:
+    name = ".".join(path)
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{_where(source, lines, path)}: '{name}' must be a mapping, "
+                              f"got {type(value).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(tp) if not f.metadata.get("internal")}
+        kwargs = {}
+        for key, sub in value.items():
+            if key not in fields:
+                full = ".".join(path + (str(key),))
+                hint = _close_match(str(key), fields)
+                raise ConfigError(f"{_where(source, lines, path + (str(key),))}: unknown key "
+                                  f"'{full}'{hint}")
+            hints = typing.get_type_hints(tp)
+            kwargs[key] = _convert(sub, hints[key], path + (str(key),), source, lines)
+        return tp(**kwargs)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, path, source, lines)
+            except ConfigError as err:
+                errors.append(err)
+        raise errors[0]
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if isinstance(value, (str, int, float, dict)):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{_where(source, lines, path)}: '{name}' must be a list")
+        return tuple(_convert(v, args[0], path + (str(i),), source, lines)
+                     for i, v in enumerate(value))
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{_where(source, lines, path)}: '{name}' must be a number, "
+                              f"got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{_where(source, lines, path)}: '{name}' must be an integer, "
+                              f"got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{_where(source, lines, path)}: '{name}' must be true or false, "
+                              f"got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{_where(source, lines, path)}: '{name}' must be a string, "
+                              f"got {value!r}")
+        return value
+    if tp is Any:
+        return value
+    raise ConfigError(f"{source}: unsupported type {tp} for '{name}'")
+
+
+def _close_match(key: str, fields) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(key, list(fields), n=1)
+    return f" (did you mean '{match[0]}'?)" if match else f" (known: {', '.join(fields)})"
+
+
+def parse_overrides(overrides: list[str] | tuple[str, ...]) -> dict:
+    """``['train.lr=1e-3', 'data.target_bases=[def2-svp]']`` -> nested dict (YAML values)."""
+    out: dict = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        key, raw = item.split("=", 1)
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(raw)
+    return out
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def config_from_dict(raw: dict, *, source: str = "<dict>", root: str = ".",
+                     lines: dict | None = None) -> Config:
+    """Build a `Config` from a nested dict with the same checks as `load_config`."""
+    cfg = _convert(raw or {}, Config, (), source, lines or {})
+    return dataclasses.replace(cfg, root=str(root))
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML config; unknown or mistyped keys raise `ConfigError` naming key and file.
+
+    Args:
+        path: the YAML file.
+        overrides: ``section.key=value`` strings applied on top (``--set``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text()
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(err, 'problem', err)})") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    lines = _line_map(text)
+    cfg = config_from_dict(raw, source=str(path), root=str(path.resolve().parent), lines=lines)
+    if overrides:
+        merged = _merge(raw, parse_overrides(overrides))
+        cfg = config_from_dict(merged, source=f"{path} (with --set)", root=cfg.root, lines=lines)
+    return cfg
+
+
+def config_to_dict(cfg: Config) -> dict:
+    """Plain nested dict of a config (tuples as lists), without internal fields."""
+
+    def conv(obj):
+        if dataclasses.is_dataclass(obj):
+            return {f.name: conv(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                    if not f.metadata.get("internal")}
+        if isinstance(obj, (list, tuple)):
+            return [conv(v) for v in obj]
+        return obj
+
+    return conv(cfg)
+
+
+def dump_config(cfg: Config, path: str | Path) -> None:
+    """Write the resolved config as YAML (round-trips through `load_config`)."""
+    Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
