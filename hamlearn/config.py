@@ -26,6 +26,11 @@ class ConfigError(ValueError):
 
 
 # --------------------------------------------------------------------------- sections
+def choice(default: Any, *choices: Any) -> Any:
+    """A dataclass field whose value must be one of ``choices`` (checked on load)."""
+    return dataclasses.field(default=default, metadata={"choices": (default, *choices)})
+
+
 @dataclasses.dataclass(frozen=True)
 class SourceConfig:
     """One source of molecules for the dataset (exactly one of file/smiles/ase/cookbook).
@@ -93,17 +98,100 @@ class ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class SplitConfig:
+    """How molecules are split into train/validation/test.
+
+    Attributes:
+        kind: 'random' (seeded, ``fractions``), 'explicit' (index lists), or 'size'
+            (train+validation on molecules with at most ``max_train_heavy_atoms`` heavy
+            atoms, test on the larger ones: transferability).
+        fractions: train/validation/test fractions for 'random' (and train/validation for
+            'size', renormalised).
+        train, validation, test: index lists for 'explicit'.
+        max_train_heavy_atoms: size threshold for 'size'.
+    """
+
+    kind: str = choice("random", "explicit", "size")
+    fractions: tuple[float, ...] = (0.7, 0.2, 0.1)
+    train: tuple[int, ...] = ()
+    validation: tuple[int, ...] = ()
+    test: tuple[int, ...] = ()
+    max_train_heavy_atoms: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+    """Multi-target loss: one weight per term; each term is normalised by the training-set
+    variance of its target, so weights mean relative importance.
+
+    Attributes:
+        eigenvalues, gap, dipole, polarizability, matrix: term weights (0 disables).
+        eig_window: 'all' (the model's n_AO eigenvalues against the lowest n_AO of the
+            reference) or 'occ+k' (occupied plus ``n_virtual`` virtual orbitals).
+        n_virtual: virtual orbitals in the 'occ+k' window.
+        polarizability_kind: reference polarizability, 'uncoupled' or 'coupled'.
+    """
+
+    eigenvalues: float = 1.0
+    gap: float = 0.0
+    dipole: float = 0.0
+    polarizability: float = 0.0
+    matrix: float = 0.0
+    eig_window: str = choice("all", "occ+k")
+    n_virtual: int = 0
+    polarizability_kind: str = choice("uncoupled", "coupled")
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and loss."""
+    """Optimisation, schedule, checkpoints.
+
+    Attributes:
+        seed: the one seed of a run (model init, shuffling).
+        target_basis: the basis whose labels are the targets (must be in data.target_bases
+            or be the model basis).
+        epochs, batch_size: batch_size 0 means the whole training set in one batch.
+        learning_rate, schedule ('constant' | 'cosine' | 'exponential'), warmup_steps,
+            decay_rate (exponential: factor per epoch), grad_clip (global norm; 0 = off).
+        ridge_init: start from the closed-form ridge fit of the model-basis Fock.
+        patience: early stopping after this many validations without improvement (0 = off).
+        checkpoint_every: steps between checkpoints (0 = only at epoch ends).
+        log_format: 'jsonl' or 'csv'; tensorboard: also write TensorBoard events.
+        nao_buckets: padded AO sizes of the batches (empty: automatic powers of two-ish).
+        devices: number of devices for data-parallel training (1 = no sharding).
+    """
 
     seed: int = 0
+    target_basis: str = "def2-svp"
+    epochs: int = 100
+    batch_size: int = 0
+    learning_rate: float = 1e-3
+    schedule: str = choice("cosine", "constant", "exponential")
+    warmup_steps: int = 0
+    decay_rate: float = 0.98
+    grad_clip: float = 1.0
+    ridge_init: bool = True
+    patience: int = 0
+    checkpoint_every: int = 0
+    log_format: str = choice("jsonl", "csv")
+    tensorboard: bool = False
+    nao_buckets: tuple[int, ...] = ()
+    devices: int = 1
+    split: SplitConfig = SplitConfig()
+    loss: LossConfig = LossConfig()
 
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
-    """Evaluation and reporting."""
+    """Evaluation and reporting.
+
+    Attributes:
+        plots: write parity plots (PNG).
+        structures: default structure file for `scripts/evaluate.py` (relative to config).
+    """
 
     plots: bool = True
+    structures: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,6 +257,11 @@ def _convert(value: Any, tp: Any, path: tuple[str, ...], source: str, lines: dic
                                   f"'{full}'{hint}")
             hints = typing.get_type_hints(tp)
             kwargs[key] = _convert(sub, hints[key], path + (str(key),), source, lines)
+            choices = fields[key].metadata.get("choices")
+            if choices is not None and kwargs[key] not in choices:
+                full = ".".join(path + (str(key),))
+                raise ConfigError(f"{_where(source, lines, path + (str(key),))}: '{full}' must be "
+                                  f"one of {', '.join(map(str, choices))}; got {kwargs[key]!r}")
         return tp(**kwargs)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)

@@ -48,3 +48,15 @@ def test_invalid_yaml_names_line(tmp_path):
     p = write(tmp_path, "features:\n  l_max: [1,\n")
     with pytest.raises(ConfigError, match=r"c\.yaml:\d+: not valid YAML"):
         load_config(p)
+
+
+def test_choice_checked(tmp_path):
+    p = write(tmp_path, "train:\n  schedule: cosin\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml:2: 'train\.schedule' must be one of cosine"):
+        load_config(p)
+
+
+def test_nested_section(tmp_path):
+    p = write(tmp_path, "train:\n  loss:\n    dipole: 0.5\n    dipol: 1\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml:4: unknown key 'train\.loss\.dipol'"):
+        load_config(p)
