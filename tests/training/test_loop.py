@@ -1,0 +1,132 @@
+"""The generic loop on a toy regression: resume equals an uninterrupted run, NaN steps are
+skipped and counted, Ctrl-C writes a checkpoint, same seed gives the same result."""
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hamlearn.config import TrainConfig
+from hamlearn.training.loop import RunLog, fit, has_checkpoint, resume
+from hamlearn.training.step import make_optimizer, make_train_step
+
+X = np.random.default_rng(0).normal(size=(40, 3))
+Y = X @ np.array([1.0, -2.0, 0.5]) + 0.3
+
+
+def loss_fn(model, batch):
+    x, y = batch
+    pred = jax.vmap(model)(x)[:, 0]
+    loss = jnp.mean((pred - y) ** 2)
+    return loss, {"mse": loss}
+
+
+def batches_for_epoch(epoch, seed=0):
+    order = np.random.default_rng([seed, epoch]).permutation(len(X))
+    return [(jnp.asarray(X[order[i:i + 8]]), jnp.asarray(Y[order[i:i + 8]]))
+            for i in range(0, len(X), 8)]
+
+
+def validate(model):
+    return {"loss": float(loss_fn(model, (jnp.asarray(X), jnp.asarray(Y)))[0])}
+
+
+def setup(cfg):
+    model = eqx.nn.Linear(3, 1, key=jax.random.PRNGKey(cfg.seed))
+    opt = make_optimizer(cfg, steps_per_epoch=5)
+    return model, opt.init(eqx.filter(model, eqx.is_inexact_array)), make_train_step(loss_fn, opt)
+
+
+CFG = TrainConfig(epochs=6, learning_rate=0.05, schedule="constant", checkpoint_every=3)
+
+
+def train_log(workdir):
+    return [(r["step"], r["loss"]) for r in RunLog(workdir).read("train")]
+
+
+def test_resume_after_crash_equals_uninterrupted(tmp_path):
+    model, opt_state, step = setup(CFG)
+    ref_model, *_ = fit(model, opt_state, step, batches_for_epoch, validate, CFG, tmp_path / "a",
+                        progress=False)
+
+    calls = {"n": 0}
+
+    def crashing_step(*args):
+        calls["n"] += 1
+        if calls["n"] == 14:  # dies between checkpoints (last one at step 12)
+            raise RuntimeError("simulated kill")
+        return step(*args)
+
+    model, opt_state, _ = setup(CFG)
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        fit(model, opt_state, crashing_step, batches_for_epoch, validate, CFG, tmp_path / "b",
+            progress=False)
+    assert has_checkpoint(tmp_path / "b")
+    skel_model, skel_opt, _ = setup(CFG)
+    runlog = RunLog(tmp_path / "b")
+    model, opt_state, state = resume(tmp_path / "b", skel_model, skel_opt, runlog)
+    assert state.step == 12
+    model, *_ = fit(model, opt_state, step, batches_for_epoch, validate, CFG, tmp_path / "b",
+                    state=state, runlog=runlog, progress=False)
+    assert train_log(tmp_path / "b") == train_log(tmp_path / "a")
+    np.testing.assert_array_equal(model.weight, ref_model.weight)
+
+
+def test_keyboard_interrupt_writes_checkpoint(tmp_path):
+    model, opt_state, step = setup(CFG)
+
+    n = {"k": 0}
+
+    def step_then_ctrl_c(*args):
+        n["k"] += 1
+        if n["k"] == 8:
+            raise KeyboardInterrupt
+        return step(*args)
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, opt_state, step_then_ctrl_c, batches_for_epoch, validate, CFG, tmp_path,
+            progress=False)
+    skel_model, skel_opt, _ = setup(CFG)
+    _, _, state = resume(tmp_path, skel_model, skel_opt)
+    assert state.step == 7
+
+
+def test_nonfinite_steps_skipped_and_counted(tmp_path):
+    model, opt_state, step = setup(CFG)
+
+    def poisoned(epoch):
+        batches = batches_for_epoch(epoch)
+        x, y = batches[1]
+        batches[1] = (x, y.at[0].set(jnp.nan))
+        return batches
+
+    cfg = dataclasses.replace(CFG, epochs=2)
+    model, _, state = fit(model, opt_state, step, poisoned, validate, cfg, tmp_path,
+                          progress=False)
+    assert state.skipped_steps == 2
+    assert np.all(np.isfinite(model.weight))
+    assert validate(model)["loss"] < validate(setup(cfg)[0])["loss"]
+    flags = [r["finite"] for r in RunLog(tmp_path).read("train")]
+    assert flags.count(False) == 2
+
+
+def test_same_seed_same_result(tmp_path):
+    outs = []
+    for name in ("x", "y"):
+        model, opt_state, step = setup(CFG)
+        model, *_ = fit(model, opt_state, step, batches_for_epoch, validate, CFG, tmp_path / name,
+                        progress=False)
+        outs.append(np.asarray(model.weight))
+    np.testing.assert_array_equal(*outs)
+
+
+def test_csv_log_truncation(tmp_path):
+    log = RunLog(tmp_path, "csv")
+    for s in range(1, 6):
+        log.write({"kind": "train", "step": s, "loss": 1.0 / s})
+    log.write({"kind": "val", "step": 5, "loss": 0.1})
+    log.truncate_after(3)
+    assert [r["step"] for r in log.read()] == [1, 2, 3]
