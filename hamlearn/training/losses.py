@@ -1,8 +1,9 @@
 """Loss terms: one pure function per target, and their weighted, normalised sum.
 
-Every term is a masked mean squared error divided by a fixed scale (the training-set
-variance of that target), so that a weight of 1 means "as important as explaining the
-target's spread" whatever its unit. Predictions and targets are batched (leading axis
+Every term is a masked mean squared error divided by a fixed scale: its value for the
+initial model on the training set (see `hamlearn.training.run`), so every term starts at
+its weight and a weight says how much its relative improvement counts, whatever the
+unit. Predictions and targets are batched (leading axis
 ``batch``) and padded; masks say which entries are real.
 """
 

@@ -1,0 +1,71 @@
+"""Errors of predictions against references, in user units (eV, Debye, a.u., %).
+
+Host-side numpy. A prediction is a dict with ``mo_energy`` (the model's MO energies,
+Hartree, ascending, unpadded), ``gap`` (Hartree), ``dipole`` (e Bohr) and
+``polarizability`` (Bohr^3). Names carry units: ``mae_eigenvalues_ev``,
+``mae_dipole_debye``, ``mae_polarizability_au``, ``mae_polarizability_pct``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hamlearn.config import LossConfig
+from hamlearn.data.record import Reference
+from hamlearn.training.split import n_heavy_atoms
+from hamlearn.training.targets import window_size
+from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
+
+
+def molecule_errors(pred: dict, ref: Reference, loss: LossConfig, target_basis: str,
+                    polarizability_kind: str) -> dict[str, np.ndarray]:
+    """Signed error arrays of one molecule in user units (eigenvalues in the loss window)."""
+    lab = ref.target(target_basis)
+    n = window_size(ref, ref.model.nao, loss, target_basis)
+    out = {
+        "eigenvalues_ev": (pred["mo_energy"][:n] - lab.mo_energy[:n]) * HARTREE_TO_EV,
+        "gap_ev": np.atleast_1d(pred["gap"] - lab.gap) * HARTREE_TO_EV,
+        "dipole_debye": (pred["dipole"] - lab.dipole) * AU_TO_DEBYE,
+    }
+    alpha = getattr(lab, f"polarizability_{polarizability_kind}")
+    if alpha is not None:
+        err = pred["polarizability"] - alpha
+        out["polarizability_au"] = err.ravel()
+        # relative error of the isotropic polarizability, percent
+        iso_ref = np.trace(alpha) / 3.0
+        out["polarizability_pct"] = np.atleast_1d(100.0 * (np.trace(err) / 3.0) / iso_ref)
+    return out
+
+
+def summarize(errors: list[dict[str, np.ndarray]]) -> dict[str, float]:
+    """MAE and RMSE per target over all molecules (each component counts once)."""
+    out: dict[str, float] = {}
+    for key in errors[0] if errors else ():
+        vals = np.concatenate([e[key] for e in errors if key in e])
+        out[f"mae_{key}"] = float(np.mean(np.abs(vals)))
+        out[f"rmse_{key}"] = float(np.sqrt(np.mean(vals**2)))
+    out["n_molecules"] = len(errors)
+    return out
+
+
+def by_size(errors: list[dict], refs: list[Reference]) -> dict[int, dict[str, float]]:
+    """`summarize` grouped by the number of heavy atoms (transferability at a glance)."""
+    groups: dict[int, list] = {}
+    for e, r in zip(errors, refs):
+        groups.setdefault(n_heavy_atoms(r.structure), []).append(e)
+    return {k: summarize(v) for k, v in sorted(groups.items())}
+
+
+def format_table(metrics: dict[str, float], grouped: dict[int, dict] | None = None) -> str:
+    """A plain-text table of MAE/RMSE per target (and MAE per heavy-atom count)."""
+    keys = sorted({k[4:] for k in metrics if k.startswith("mae_")})
+    lines = [f"{'target':<24}{'MAE':>12}{'RMSE':>12}"]
+    for k in keys:
+        lines.append(f"{k:<24}{metrics['mae_' + k]:>12.4g}{metrics['rmse_' + k]:>12.4g}")
+    if grouped:
+        lines.append("")
+        lines.append("MAE by heavy-atom count: " + "  ".join(keys))
+        for n, m in grouped.items():
+            vals = "  ".join(f"{m.get('mae_' + k, float('nan')):.4g}" for k in keys)
+            lines.append(f"  {n:>2} heavy ({m['n_molecules']:>3} mol): {vals}")
+    return "\n".join(lines)
