@@ -1,0 +1,70 @@
+"""`QMInputs`: everything the QM layer needs about one molecule besides its Fock matrix."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Float
+
+from hamlearn.data.record import ModelBasisData
+from hamlearn.data.structure import Structure
+from hamlearn.qm.density import closed_shell_occupations
+from hamlearn.qm.properties import nuclear_dipole as _nuclear_dipole
+
+
+class QMInputs(eqx.Module):
+    """Per-molecule inputs of `qm_forward` (a pytree; stack/vmap it for batches).
+
+    Attributes:
+        ovlp: ``(ao, ao)`` overlap S, pyscf AO order.
+        dip_ints: ``(3, ao, ao)`` dipole integrals ``<mu| r - O |nu>`` (Bohr).
+        nuclear_dipole: ``(3,)`` ``sum_A Z_A (R_A - O)`` (e*Bohr), same origin O.
+        mo_occ: ``(mo,)`` occupations (2/0 for closed shells; 0 on padded MOs).
+        ao_mask: ``(ao,)`` bool, True on real AOs, False on padding (at the end).
+
+    A batch (`hamlearn.qm.padding.pad_batch`) has the same fields with a leading
+    ``batch`` axis.
+    """
+
+    ovlp: Float[Array, "ao ao"]
+    dip_ints: Float[Array, "3 ao ao"]
+    nuclear_dipole: Float[Array, " 3"]
+    mo_occ: Float[Array, " mo"]
+    ao_mask: Bool[Array, " ao"]
+
+    @property
+    def nao(self) -> int:
+        """AO count (padded AOs included)."""
+        return int(self.ovlp.shape[-1])
+
+    @classmethod
+    def from_arrays(cls, ovlp, dip_ints, nuclear_dipole, nocc: int) -> QMInputs:
+        """Closed-shell inputs from host/JAX arrays (``nocc`` doubly occupied MOs, no padding)."""
+        ovlp = jnp.asarray(ovlp, dtype=jnp.float64)
+        nao = ovlp.shape[-1]
+        if not 0 < nocc < nao:
+            raise ValueError(f"nocc={nocc} must be in 1..nao-1={nao - 1} (closed shell)")
+        return cls(
+            ovlp=ovlp,
+            dip_ints=jnp.asarray(dip_ints, dtype=jnp.float64),
+            nuclear_dipole=jnp.asarray(nuclear_dipole, dtype=jnp.float64),
+            mo_occ=closed_shell_occupations(nao, nocc),
+            ao_mask=jnp.ones(nao, bool),
+        )
+
+    @classmethod
+    def from_model_data(cls, model: ModelBasisData, structure: Structure) -> QMInputs:
+        """Inputs of a closed-shell molecule from its model-basis data.
+
+        The nuclear dipole is taken about ``model.origin``, the origin of
+        ``model.dip_ints``.
+
+        Raises:
+            ValueError: for an open-shell structure (odd electron count or ``spin != 0``).
+        """
+        if structure.spin != 0 or structure.n_electrons % 2:
+            raise ValueError(f"{structure.label}: QMInputs are closed shell "
+                             f"(n_electrons={structure.n_electrons}, spin={structure.spin})")
+        nuc = _nuclear_dipole(structure.numbers, structure.positions, np.asarray(model.origin))
+        return cls.from_arrays(model.ovlp, model.dip_ints, nuc, structure.n_electrons // 2)

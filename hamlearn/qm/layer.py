@@ -1,0 +1,57 @@
+"""`qm_forward`: one call from a predicted Fock matrix to every observable of the layer."""
+
+from __future__ import annotations
+
+import jax
+from jaxtyping import Array, Float
+
+from hamlearn.qm.density import make_density
+from hamlearn.qm.eigh import generalized_eigh
+from hamlearn.qm.inputs import QMInputs
+from hamlearn.qm.padding import apply_padding
+from hamlearn.qm.properties import dipole_moment, frontier_orbitals, polarizability_sos
+
+
+def qm_forward(fock: Float[Array, "ao ao"], inputs: QMInputs) -> dict[str, Array]:
+    """Solve ``F C = S C e`` and derive the layer's observables (pure, jit/vmap/grad-able).
+
+    Padded AOs (``inputs.ao_mask`` False) are decoupled and shifted to the top of the
+    spectrum (`hamlearn.qm.padding`), so the same function serves single molecules and
+    padded batches: ``jax.vmap(qm_forward)(focks, pad_batch(...))``.
+
+    Args:
+        fock: ``(ao, ao)`` symmetric effective Hamiltonian (Hartree), pyscf AO order;
+            entries on padded AOs are ignored.
+        inputs: the molecule's `QMInputs`.
+
+    Returns:
+        dict with
+        ``mo_energy (mo,)`` ascending MO energies (Hartree; padded MOs at the end, ~1e6),
+        ``mo_coeff (ao, mo)`` MO coefficients (gauge dependent),
+        ``mo_occ (mo,)`` occupations, ``mo_mask (mo,)`` True on real MOs (= ``ao_mask``),
+        ``dm (ao, ao)`` density matrix, ``dipole (3,)`` e*Bohr (nuclear - electronic),
+        ``polarizability (3, 3)`` uncoupled sum over states (Bohr^3),
+        ``homo``, ``lumo``, ``gap`` scalars (Hartree).
+    """
+    mask = inputs.ao_mask
+    fock, ovlp, dip_ints = apply_padding(fock, inputs.ovlp, inputs.dip_ints, mask)
+    mo_energy, mo_coeff = generalized_eigh(fock, ovlp)
+    dm = make_density(mo_coeff, inputs.mo_occ)
+    homo, lumo, gap = frontier_orbitals(mo_energy, inputs.mo_occ, mask)
+    return dict(
+        mo_energy=mo_energy,
+        mo_coeff=mo_coeff,
+        mo_occ=inputs.mo_occ,
+        mo_mask=mask,
+        dm=dm,
+        dipole=dipole_moment(dm, dip_ints, inputs.nuclear_dipole),
+        polarizability=polarizability_sos(mo_energy, mo_coeff, dip_ints, inputs.mo_occ, mask),
+        homo=homo,
+        lumo=lumo,
+        gap=gap,
+    )
+
+
+#: The batched layer: ``(batch, ao, ao)`` Focks and a batched `QMInputs` -> dict of
+#: arrays with a leading ``batch`` axis.
+qm_forward_batch = jax.vmap(qm_forward)

@@ -1,0 +1,166 @@
+"""Observables of an effective Hamiltonian: frontier orbitals, MO windows, dipole, polarizability.
+
+Conventions (atomic units): energies in Hartree, dipoles in e*Bohr, polarizabilities in
+Bohr^3. Dipole integrals are ``<mu| r - O |nu>`` about an origin O; hamlearn puts O at the
+nuclear charge centre ``sum_A Z_A R_A / sum_A Z_A`` (`ModelBasisData.origin`). The dipole is
+nuclear minus electronic, ``mu = sum_A Z_A (R_A - O) - tr(P <r - O>)``; for a neutral
+molecule it does not depend on O.
+
+Real vs padded MOs: in a padded molecule (`hamlearn.qm.padding`) the padded MOs have
+energies near ``PADDING_SHIFT`` (1e6 Hartree), above every real MO, so the real MOs are the
+first ``nao_real`` ones and ``mo_mask == ao_mask``. Every helper here that looks at
+unoccupied orbitals takes that ``mo_mask`` and ignores padded MOs.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int
+
+from hamlearn.qm.density import make_density
+from hamlearn.qm.eigh import generalized_eigh
+
+
+def homo_lumo_gap(
+    mo_energy: Float[Array, " mo"], nocc: int | Int[Array, ""]
+) -> tuple[Float[Array, ""], Float[Array, ""], Float[Array, ""]]:
+    """HOMO, LUMO and gap ``e_LUMO - e_HOMO`` (Hartree) of a closed shell with ``nocc`` MOs.
+
+    Args:
+        mo_energy: ``(mo,)`` ascending MO energies (Hartree).
+        nocc: doubly occupied MOs, ``1 <= nocc < n_real_mo``; may be traced.
+
+    Returns:
+        ``(homo, lumo, gap)``, scalars (Hartree).
+    """
+    homo = mo_energy[nocc - 1]
+    lumo = mo_energy[nocc]
+    return homo, lumo, lumo - homo
+
+
+def frontier_orbitals(
+    mo_energy: Float[Array, " mo"],
+    mo_occ: Float[Array, " mo"],
+    mo_mask: Bool[Array, " mo"] | None = None,
+) -> tuple[Float[Array, ""], Float[Array, ""], Float[Array, ""]]:
+    """HOMO, LUMO, gap (Hartree) from occupations: highest occupied, lowest real empty MO.
+
+    The masked form of `homo_lumo_gap` used by the batched layer (no integer ``nocc``);
+    padded MOs (``mo_mask`` False) are never the LUMO. A molecule with no occupied or no
+    real empty MO (an all-padding filler in a batch) gets 0 for the missing values.
+    """
+    real = _real_mo_mask(mo_occ, mo_mask)
+    occupied = real & (mo_occ > 0)
+    empty = real & (mo_occ == 0)
+    homo = jnp.max(jnp.where(occupied, mo_energy, -jnp.inf))
+    lumo = jnp.min(jnp.where(empty, mo_energy, jnp.inf))
+    homo = jnp.where(occupied.any(), homo, 0.0)
+    lumo = jnp.where(empty.any(), lumo, 0.0)
+    return homo, lumo, lumo - homo
+
+
+def mo_window(
+    mo_energy: Float[Array, " mo"],
+    mo_occ: Float[Array, " mo"],
+    n_virtual: int,
+    mo_mask: Bool[Array, " mo"] | None = None,
+) -> tuple[Float[Array, " mo"], Bool[Array, " mo"]]:
+    """The occupied MOs plus the ``n_virtual`` lowest real empty ones, as a masked vector.
+
+    Shapes stay static (vmappable over molecules with different ``nocc``): the window is
+    returned as the full ``(mo,)`` energy vector with zeros outside it, and its mask.
+    ``n_virtual=0`` gives the occupied energies; a large ``n_virtual`` gives all real MOs.
+
+    Returns:
+        ``(values, mask)``: ``(mo,)`` energies (Hartree, 0 outside) and ``(mo,)`` bool.
+    """
+    real = _real_mo_mask(mo_occ, mo_mask)
+    occupied = real & (mo_occ > 0)
+    empty = real & (mo_occ == 0)
+    mask = occupied | (empty & (jnp.cumsum(empty) <= n_virtual))
+    return jnp.where(mask, mo_energy, 0.0), mask
+
+
+def nuclear_dipole(
+    numbers: Float[Array, " atom"], positions: Float[Array, "atom 3"], origin: Float[Array, " 3"]
+) -> Float[Array, " 3"]:
+    """``sum_A Z_A (R_A - O)`` (e*Bohr) from charges Z and positions/origin in Bohr."""
+    numbers = jnp.asarray(numbers, dtype=jnp.float64)
+    return jnp.einsum("a,ax->x", numbers, jnp.asarray(positions) - jnp.asarray(origin))
+
+
+def dipole_moment(
+    dm: Float[Array, "ao ao"],
+    dip_ints: Float[Array, "3 ao ao"],
+    nuclear_dipole: Float[Array, " 3"],
+) -> Float[Array, " 3"]:
+    """Dipole moment ``mu_x = N_x - tr(P <r_x - O_x>)`` (e*Bohr), nuclear minus electronic.
+
+    Args:
+        dm: ``(ao, ao)`` density matrix P (electrons).
+        dip_ints: ``(3, ao, ao)`` dipole integrals ``<mu| r - O |nu>`` (Bohr).
+        nuclear_dipole: ``(3,)`` ``sum_A Z_A (R_A - O)`` (e*Bohr), same origin O.
+
+    Returns:
+        ``(3,)`` dipole (e*Bohr), equal to pyscf's ``dip_moment(unit='AU')`` for a neutral
+        molecule.
+    """
+    return nuclear_dipole - jnp.einsum("xij,ji->x", dip_ints, dm)
+
+
+def _real_mo_mask(mo_occ: Float[Array, " mo"], mo_mask: Bool[Array, " mo"] | None):
+    return jnp.ones(mo_occ.shape, bool) if mo_mask is None else jnp.asarray(mo_mask, bool)
+
+
+def polarizability_sos(
+    mo_energy: Float[Array, " mo"],
+    mo_coeff: Float[Array, "ao mo"],
+    dip_ints: Float[Array, "3 ao ao"],
+    mo_occ: Float[Array, " mo"],
+    mo_mask: Bool[Array, " mo"] | None = None,
+) -> Float[Array, "3 3"]:
+    """Uncoupled static polarizability of a fixed Hamiltonian, sum over states (Bohr^3).
+
+    ``alpha_xy = 2 sum_{p,q: n_p > n_q} (n_p - n_q) <p|x|q><q|y|p> / (e_q - e_p)``, i.e.
+    ``4 sum_{i occ, a virt} <i|x|a><a|y|i> / (e_a - e_i)`` for closed shells. It is the
+    exact derivative ``d mu / d E`` of `dipole_moment` when the field enters as
+    ``F -> F + sum_x E_x <r_x>`` with no self-consistent response (see
+    `polarizability_field`); that sign of the perturbation (the energy of an electron,
+    charge -1, in a field E is ``+E.r``) gives a positive-definite alpha with
+    ``mu = nuclear - electronic``. Origin independent (``<i|a> = 0``).
+
+    Args:
+        mo_energy: ``(mo,)`` MO energies (Hartree).
+        mo_coeff: ``(ao, mo)`` MO coefficients.
+        dip_ints: ``(3, ao, ao)`` dipole integrals (Bohr).
+        mo_occ: ``(mo,)`` occupations.
+        mo_mask: ``(mo,)`` True on real MOs (padded ones are excluded); default all.
+
+    Returns:
+        ``(3, 3)`` symmetric polarizability (Bohr^3).
+    """
+    real = _real_mo_mask(mo_occ, mo_mask)
+    pair = (mo_occ[:, None] > mo_occ[None, :]) & real[:, None] & real[None, :]
+    gap = jnp.where(pair, mo_energy[None, :] - mo_energy[:, None], 1.0)  # double-where
+    weight = jnp.where(pair, 2.0 * (mo_occ[:, None] - mo_occ[None, :]) / gap, 0.0)
+    r_mo = jnp.einsum("pi,xpq,qj->xij", mo_coeff, dip_ints, mo_coeff)
+    return jnp.einsum("xpq,pq,ypq->xy", r_mo, weight, r_mo)
+
+
+def polarizability_field(fock, ovlp, dip_ints, mo_occ, nuclear_dipole=None):
+    """Uncoupled polarizability as ``jax.jacfwd`` of the dipole w.r.t. a field (Bohr^3).
+
+    ``alpha = d mu(F + E.r) / d E`` at ``E = 0`` with fixed occupations: the finite-field
+    definition that `polarizability_sos` must equal. Shapes as in `polarizability_sos`
+    (``fock``, ``ovlp``: ``(ao, ao)``). Exactly degenerate occupied (or virtual) pairs are
+    handled by the masked eigensolver derivative, but near-degenerate ones (gap just above
+    `DEG_THRESH`) make this route numerically rough: train with `polarizability_sos`.
+    """
+    nuc = jnp.zeros(3) if nuclear_dipole is None else nuclear_dipole
+
+    def dipole_in_field(field):
+        _, c = generalized_eigh(fock + jnp.einsum("x,xij->ij", field, dip_ints), ovlp)
+        return dipole_moment(make_density(c, mo_occ), dip_ints, nuc)
+
+    return jax.jacfwd(dipole_in_field)(jnp.zeros(3, dtype=fock.dtype))
