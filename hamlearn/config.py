@@ -38,28 +38,51 @@ class SourceConfig:
     Attributes:
         file: a structure file any ase reader understands (xyz, extxyz...), relative
             paths resolved against the config file's folder.
-        index: ase index/slice string for ``file`` (``':'`` = all frames).
-        smiles: a SMILES string (rdkit 3D embedding, fixed seed).
+        index: ase index/slice string selecting frames of ``file`` or ``cookbook``
+            (``':'`` = all, ``':20'``, ``'3'``).
+        smiles: a SMILES string (rdkit 3D embedding with a fixed seed, MMFF relaxed).
         ase: a name from ase's built-in molecule collection (``ase.build.molecule``).
-        cookbook: 'qm7' or 'ethane200': the geometries of the published cookbook data.
-        charge: total charge of every molecule of this source.
-        spin: unpaired electrons 2S of every molecule of this source.
-        name: label (defaults to the formula / SMILES / file name and frame).
+        cookbook: 'qm7' or 'ethane200': the geometries of the published cookbook data,
+            read from ``data.cookbook_dir``.
+        charge: total charge of every molecule of this source; None: the source's own
+            (extxyz ``charge=``, the SMILES' formal charge), else 0.
+        spin: unpaired electrons 2S; None: the source's own (extxyz ``spin=``, SMILES
+            radicals), else 0. Only closed shells (0) can be computed.
+        name: label (defaults to the ase name / SMILES / file stem with frame index).
     """
 
     file: str | None = None
     index: str = ":"
     smiles: str | None = None
     ase: str | None = None
-    cookbook: str | None = None
-    charge: int = 0
-    spin: int = 0
+    cookbook: str | None = choice(None, "qm7", "ethane200")
+    charge: int | None = None
+    spin: int | None = None
     name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Reference data: which molecules, which method and bases, where it is cached."""
+    """Reference data: which molecules, which method and bases, where it is cached.
+
+    Attributes:
+        sources: the molecules (`SourceConfig` list), in dataset order.
+        method: 'rhf' or a pyscf DFT functional ('b3lyp', 'pbe0', ...).
+        model_basis: minimal basis of the model; its F, S, dipole integrals are stored.
+        target_bases: further pyscf bases whose labels are computed.
+        polarizability: which to compute per basis: 'uncoupled' (sum over states),
+            'coupled' (CPHF/CPKS).
+        cache_dir: folder of the on-disk reference cache (relative to the config file).
+        conv_tol: SCF energy convergence (Hartree); grid_level: DFT grid (pyscf levels).
+        max_cycle: SCF iteration limit (a molecule that does not converge is a failure).
+        n_workers: local worker processes (0: one per core / threads_per_worker; 1: in
+            the calling process).
+        threads_per_worker: OpenMP/BLAS threads of each worker (workers x threads are
+            kept <= cores).
+        dask_scheduler: address of a Dask distributed scheduler (``tcp://host:8786``);
+            set, it replaces the local workers.
+        cookbook_dir: folder of the cookbook data, for ``cookbook`` sources.
+    """
 
     sources: tuple[SourceConfig, ...] = ()
     method: str = "b3lyp"
@@ -70,14 +93,31 @@ class DataConfig:
     conv_tol: float = 1e-11
     grid_level: int = 4
     max_cycle: int = 100
-    n_workers: int = 0  # 0: one worker per core
+    n_workers: int = 0
     threads_per_worker: int = 1
     dask_scheduler: str | None = None
+    cookbook_dir: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class FeaturesConfig:
-    """Equivariant features (distances in Angstrom at this edge, Bohr inside)."""
+    """Equivariant features (distances in Angstrom at this edge, Bohr inside).
+
+    See `hamlearn.features` for the definitions. Attributes:
+        atom_cutoff_ang: cutoff of the atom-centred neighbour densities (Angstrom).
+        pair_cutoff_ang: pairs (i != j) closer than this get an off-site block (Angstrom);
+            farther blocks are zero.
+        n_radial: radial functions per species in the atom densities.
+        l_max: largest angular momentum of the densities and pair harmonics.
+        nu_onsite: body order of on-site features: 1 (densities) or 2 (+ CG products).
+        nu_pair: body order of pair features: 0 (pair term only) or 1 (+ pair x densities).
+        species: atomic numbers the features (and the model) know.
+        radial: 'bessel' (sin(k pi r/rc)/r) or 'gaussian' (evenly spaced), both times a
+            smooth cosine cutoff.
+        n_radial_pair: radial functions of r_ij in the pure pair term.
+        pair_product_radial: radial functions of r_ij multiplying the density x pair
+            harmonics products (1 = the cutoff function only).
+    """
 
     atom_cutoff_ang: float = 3.0
     pair_cutoff_ang: float = 5.0
@@ -86,15 +126,28 @@ class FeaturesConfig:
     nu_onsite: int = 2
     nu_pair: int = 1
     species: tuple[int, ...] = (1, 6, 7, 8)
+    radial: str = choice("bessel", "gaussian")
+    n_radial_pair: int = 8
+    pair_product_radial: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """The model: 'hamiltonian' (minimal-basis F) or a direct surrogate."""
+    """The model: 'hamiltonian' (minimal-basis F) or a direct surrogate.
 
-    kind: str = "hamiltonian"
+    Attributes:
+        kind: 'hamiltonian'.
+        basis: the minimal (model) basis, a pyscf basis name.
+        ridge_alpha: ridge regularisation relative to the mean diagonal of the normal
+            matrix of each block type (dimensionless).
+        gated: multiply every equivariant output by an invariant gate ``1 + tanh(v . x0)``
+            of the block's scalar features (a nonlinearity that keeps equivariance).
+    """
+
+    kind: str = choice("hamiltonian")
     basis: str = "sto-3g"
     ridge_alpha: float = 1e-8
+    gated: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,93 @@
+"""The published QM7 / ethane reference data (atomistic-cookbook) as `Reference`s.
+
+The shared folder (``qm7.xyz``, ``qm7_reference.npz``, ``ethane200.xyz``,
+``ethane200_reference.npz``; its README explains the keys) holds B3LYP data: the
+converged STO-3G Fock and overlap, and in STO-3G and def2-TZVP all MO energies, the
+dipole and the *uncoupled* polarizability. This module turns it into the same contract
+as `hamlearn.data.reference.compute_reference`: model basis 'sto-3g' (Fock and overlap
+from the file, dipole integrals computed with pyscf about the nuclear charge centre),
+labels for 'sto-3g' and 'def2-tzvp' (no e_tot, no coupled polarizability), nocc from the
+electron count.
+
+Example:
+    >>> refs = load_cookbook("../shared/data/qm7-cookbook", "qm7", index=":3")  # doctest: +SKIP
+    >>> refs[0].target("def2-tzvp").gap                                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hamlearn.data.record import Labels, ModelBasisData, Reference
+from hamlearn.data.reference import dipole_integrals
+from hamlearn.data.sources import COOKBOOK_SETS, SourceError, select_frames, read_structures
+from hamlearn.data.structure import Structure
+
+MODEL_BASIS = "sto-3g"
+#: basis name -> npz key infix
+BASES = {"sto-3g": "sto3g", "def2-tzvp": "def2tzvp"}
+METHOD = "b3lyp"
+
+
+def _blocks(flat: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
+    """Split a flat array of row-major ``n x n`` blocks."""
+    ends = np.cumsum(sizes**2)
+    return [b.reshape(n, n) for b, n in zip(np.split(flat, ends[:-1]), sizes)]
+
+
+def _model_data(structure: Structure, fock: np.ndarray, ovlp: np.ndarray) -> ModelBasisData:
+    import pyscf.gto
+
+    mol = pyscf.gto.M(atom=structure.pyscf_atom(), unit="Bohr", basis=MODEL_BASIS,
+                      charge=structure.charge, spin=structure.spin, verbose=0)
+    if mol.nao != len(fock):
+        raise ValueError(f"{structure.label}: cookbook Fock has {len(fock)} AOs, "
+                         f"pyscf {MODEL_BASIS} has {mol.nao}")
+    origin = structure.charge_centre()
+    return ModelBasisData(basis=MODEL_BASIS, ovlp=ovlp, dip_ints=dipole_integrals(mol, origin),
+                          origin=origin, fock=fock)
+
+
+def _labels(npz, k: int, nocc: int) -> dict[str, Labels]:
+    out = {}
+    for basis, tag in BASES.items():
+        offsets = npz[f"eva_{tag}_offsets"]
+        out[basis] = Labels(basis=basis, mo_energy=npz[f"eva_{tag}_flat"][offsets[k]:offsets[k + 1]],
+                            nocc=nocc, dipole=npz[f"dipole_{tag}"][k],
+                            polarizability_uncoupled=npz[f"polarizability_{tag}"][k])
+    return out
+
+
+def load_cookbook(directory: str | Path, which: str = "qm7", index: str = ":") -> list[Reference]:
+    """The cookbook molecules ``which`` ('qm7' or 'ethane200') selected by ``index``.
+
+    Args:
+        directory: folder with ``<which>.xyz`` and ``<which>_reference.npz``.
+        which: 'qm7' (150 molecules) or 'ethane200' (200 ethane geometries).
+        index: ase-style selection (``':'``, ``':20'``, ``'5'``) in file order.
+
+    Returns:
+        References named ``which[i]`` (i the position in the file), method 'b3lyp'.
+    """
+    if which not in COOKBOOK_SETS:
+        raise SourceError(f"cookbook set must be one of {', '.join(COOKBOOK_SETS)}; got {which!r}")
+    directory = Path(directory)
+    structures = read_structures(directory / f"{which}.xyz", name=which)
+    npz_path = directory / f"{which}_reference.npz"
+    with np.load(npz_path) as f:
+        npz = {k: f[k] for k in f.files}
+    if len(npz["nao_sto3g"]) != len(structures):
+        raise SourceError(f"{npz_path}: {len(npz['nao_sto3g'])} molecules, "
+                          f"{which}.xyz has {len(structures)}")
+    focks = _blocks(npz["fock_sto3g_flat"], npz["nao_sto3g"])
+    ovlps = _blocks(npz["overlap_sto3g_flat"], npz["nao_sto3g"])
+    refs = []
+    for k in select_frames(list(range(len(structures))), index, f"{which} (index {index!r})"):
+        s = structures[k]
+        meta = {"source": "atomistic-cookbook examples/hamiltonian-qm7 (183b6f9c)",
+                "file": str(directory / f"{which}.xyz"), "index": k}
+        refs.append(Reference(structure=s, method=METHOD, model=_model_data(s, focks[k], ovlps[k]),
+                              labels=_labels(npz, k, s.n_electrons // 2), meta=meta))
+    return refs

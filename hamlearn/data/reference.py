@@ -1,0 +1,302 @@
+"""One molecule's reference data from pyscf: the `Reference` of `hamlearn.data.record`.
+
+For a `Structure` and `ReferenceSettings` this runs one closed-shell SCF (RHF or RKS with
+any pyscf functional) per basis: the model basis (STO-3G by default) and every target
+basis. From each converged SCF it keeps, in atomic units:
+
+* ``Labels``: all MO energies, nocc, the dipole about the nuclear charge centre, the
+  uncoupled and/or coupled (CPHF/CPKS, pyscf-properties) static polarizability, e_tot;
+* in the model basis also ``ModelBasisData``: S, the dipole integrals ``<mu|r - O|nu>``
+  with O the nuclear charge centre, and the converged Fock F.
+
+Every label is computed from one final diagonalisation ``F C = S C e`` of the Fock of the
+converged density, so the labels are an exact function of the stored F and S (they
+differ from pyscf's ``mf.mo_energy`` by less than the SCF convergence).
+
+Example:
+    >>> from hamlearn.data.sources import from_ase_name
+    >>> settings = ReferenceSettings(method="rhf", target_bases=())
+    >>> ref = compute_reference(from_ase_name("H2"), settings)
+    >>> ref.target("sto-3g").nocc
+    1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+
+import numpy as np
+
+from hamlearn.data.basis import BasisError, element_shells
+from hamlearn.data.record import Labels, ModelBasisData, Reference
+from hamlearn.data.structure import Structure
+
+#: Atoms closer than this (Angstrom) are rejected as a broken geometry.
+MIN_DISTANCE_ANG = 0.1
+POLARIZABILITY_KINDS = ("uncoupled", "coupled")
+
+
+class ReferenceDataError(ValueError):
+    """A molecule whose reference cannot be computed; the message names it and the reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferenceSettings:
+    """How references are computed (everything that changes the numbers).
+
+    Attributes:
+        method: 'rhf' (or 'hf') or any pyscf/libxc functional name, e.g. 'b3lyp'.
+        model_basis: the minimal basis of the model (F, S, dipole integrals are kept).
+        target_bases: further pyscf basis names whose labels are computed.
+        polarizability: which polarizabilities to compute: 'uncoupled', 'coupled'.
+        conv_tol: SCF energy convergence (Hartree).
+        grid_level: DFT integration grid level (ignored for RHF).
+        max_cycle: SCF iteration limit; not converging is an error.
+        cphf_conv_tol: convergence of the coupled-perturbed equations.
+    """
+
+    method: str = "b3lyp"
+    model_basis: str = "sto-3g"
+    target_bases: tuple[str, ...] = ("def2-svp",)
+    polarizability: tuple[str, ...] = POLARIZABILITY_KINDS
+    conv_tol: float = 1e-11
+    grid_level: int = 4
+    max_cycle: int = 100
+    cphf_conv_tol: float = 1e-9
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "method", self.method.lower())
+        object.__setattr__(self, "model_basis", self.model_basis.lower())
+        object.__setattr__(self, "target_bases", tuple(b.lower() for b in self.target_bases))
+        object.__setattr__(self, "polarizability", tuple(self.polarizability))
+        bad = [k for k in self.polarizability if k not in POLARIZABILITY_KINDS]
+        if bad:
+            raise ReferenceDataError(f"data.polarizability: unknown kind(s) {bad}; "
+                                     f"choose from {list(POLARIZABILITY_KINDS)}")
+        if not self.is_hf:
+            _check_functional(self.method)
+
+    @classmethod
+    def from_config(cls, data) -> ReferenceSettings:
+        """Settings from a `hamlearn.config.DataConfig`."""
+        return cls(method=data.method, model_basis=data.model_basis,
+                   target_bases=tuple(data.target_bases), polarizability=data.polarizability,
+                   conv_tol=data.conv_tol, grid_level=data.grid_level,
+                   max_cycle=data.max_cycle)
+
+    @property
+    def is_hf(self) -> bool:
+        return self.method in ("rhf", "hf")
+
+    @property
+    def bases(self) -> tuple[str, ...]:
+        """Model basis first, then the target bases, without repeats."""
+        return tuple(dict.fromkeys((self.model_basis, *self.target_bases)))
+
+    def cache_items(self) -> tuple:
+        """Everything that changes a reference's numbers, for the cache key."""
+        import pyscf
+
+        grid = None if self.is_hf else self.grid_level
+        return ("hamlearn-reference-v1", self.method, self.bases, tuple(self.polarizability),
+                self.conv_tol, grid, self.cphf_conv_tol, pyscf.__version__)
+
+    def as_meta(self) -> dict:
+        import pyscf
+
+        return {**dataclasses.asdict(self), "target_bases": list(self.target_bases),
+                "polarizability": list(self.polarizability), "pyscf_version": pyscf.__version__}
+
+
+def _check_functional(method: str) -> None:
+    from pyscf.dft import libxc
+
+    try:
+        libxc.parse_xc(method)
+    except (KeyError, ValueError) as err:
+        raise ReferenceDataError(f"data.method: {method!r} is neither 'rhf' nor a functional "
+                                 f"pyscf knows ({err})") from None
+
+
+# --------------------------------------------------------------------------- checks
+def check_structure(structure: Structure, settings: ReferenceSettings) -> None:
+    """Reject inputs pyscf would fail on or silently mis-compute.
+
+    Raises:
+        ReferenceDataError: naming the molecule and the reason (non-finite coordinates,
+            atoms closer than `MIN_DISTANCE_ANG`, odd electron count without spin,
+            open shell, an element a basis lacks).
+    """
+    name = structure.label
+    if structure.n_atoms == 0:
+        raise ReferenceDataError(f"{name}: no atoms")
+    if not np.all(np.isfinite(structure.positions)):
+        raise ReferenceDataError(f"{name}: non-finite (NaN or inf) coordinates")
+    _check_distances(structure)
+    n_el = structure.n_electrons
+    if n_el <= 0:
+        raise ReferenceDataError(f"{name}: {n_el} electrons (charge {structure.charge})")
+    if (n_el - structure.spin) % 2:
+        raise ReferenceDataError(f"{name}: odd electron count {n_el} with spin={structure.spin}: "
+                                 "set the molecule's spin (2S) explicitly")
+    if structure.spin != 0:
+        raise ReferenceDataError(f"{name}: open shell (spin={structure.spin}) is not supported: "
+                                 "references and the QM layer are closed-shell")
+    for basis in settings.bases:
+        _check_basis(structure, basis)
+
+
+def _check_distances(structure: Structure) -> None:
+    pos = structure.positions_ang
+    if len(pos) < 2:
+        return
+    d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
+    d[np.diag_indices(len(pos))] = np.inf
+    i, j = np.unravel_index(np.argmin(d), d.shape)
+    if d[i, j] < MIN_DISTANCE_ANG:
+        sym = structure.symbols
+        raise ReferenceDataError(
+            f"{structure.label}: atoms {i} ({sym[i]}) and {j} ({sym[j]}) are {d[i, j]:.3g} "
+            f"Angstrom apart (< {MIN_DISTANCE_ANG})")
+
+
+def _check_basis(structure: Structure, basis: str) -> None:
+    for z in sorted(set(structure.numbers.tolist())):
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Basis may be available")
+                element_shells(basis, int(z))
+        except BasisError as err:
+            raise ReferenceDataError(f"{structure.label}: {err}") from None
+
+
+# --------------------------------------------------------------------------- pyscf
+def run_scf(structure: Structure, basis: str, settings: ReferenceSettings):
+    """A converged pyscf RHF/RKS of ``structure`` in ``basis`` (positions in Bohr).
+
+    Raises:
+        ReferenceDataError: if the SCF does not converge within ``settings.max_cycle``.
+    """
+    import pyscf.dft
+    import pyscf.gto
+    import pyscf.scf
+
+    mol = pyscf.gto.M(atom=structure.pyscf_atom(), unit="Bohr", basis=basis,
+                      charge=structure.charge, spin=structure.spin, verbose=0)
+    if settings.is_hf:
+        mf = pyscf.scf.RHF(mol)
+    else:
+        mf = pyscf.dft.RKS(mol, xc=settings.method)
+        mf.grids.level = settings.grid_level
+    mf.conv_tol = settings.conv_tol
+    mf.max_cycle = settings.max_cycle
+    mf.kernel()
+    if not mf.converged:
+        raise ReferenceDataError(f"{structure.label}: {settings.method} SCF in {basis} did not "
+                                 f"converge in {settings.max_cycle} cycles")
+    return mf
+
+
+def dipole_integrals(mol, origin: np.ndarray) -> np.ndarray:
+    """``(3, ao, ao)`` integrals ``<mu| r - origin |nu>`` (Bohr); ``origin`` in Bohr."""
+    with mol.with_common_orig(origin):
+        return mol.intor_symmetric("int1e_r", comp=3)
+
+
+def dipole_moment(mol, dm: np.ndarray, dip_ints: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """``(3,)`` dipole (e*Bohr) ``sum_A q_A (R_A - O) - tr(P <r - O>)``.
+
+    ``q_A`` are pyscf's nuclear charges (core charges with an ECP). For a neutral
+    molecule this is origin independent and equals ``mf.dip_moment(unit='AU')``.
+    """
+    nuclear = mol.atom_charges() @ (mol.atom_coords() - origin)
+    return nuclear - np.einsum("xij,ji->x", dip_ints, dm)
+
+
+def uncoupled_polarizability(mo_energy: np.ndarray, mo_coeff: np.ndarray, nocc: int,
+                             dip_ints: np.ndarray) -> np.ndarray:
+    """``(3, 3)`` sum-over-states polarizability (Bohr^3) of a closed shell.
+
+    ``alpha_xy = 4 sum_{i occ, a virt} <i|x|a><a|y|i> / (e_a - e_i)``.
+
+    Args:
+        mo_energy: ``(mo,)`` Hartree; mo_coeff: ``(ao, mo)``; nocc: doubly occupied MOs;
+        dip_ints: ``(3, ao, ao)`` position integrals (Bohr).
+    """
+    r_ov = np.einsum("pi,xpq,qa->xia", mo_coeff[:, :nocc], dip_ints, mo_coeff[:, nocc:])
+    denom = mo_energy[None, nocc:] - mo_energy[:nocc, None]
+    return 4.0 * np.einsum("xia,yia->xy", r_ov, r_ov / denom)
+
+
+def coupled_polarizability(mf, conv_tol: float) -> np.ndarray:
+    """``(3, 3)`` static CPHF/CPKS polarizability (Bohr^3), pyscf-properties."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Module .* is under testing")
+        from pyscf.prop.polarizability.rhf import Polarizability
+
+    pol = Polarizability(mf)
+    pol.conv_tol = conv_tol
+    pol.max_cycle_cphf = 50
+    return np.asarray(pol.polarizability())
+
+
+def _final_orbitals(mf):
+    """The Fock of the converged density and its eigenpairs (set back on ``mf``)."""
+    fock = mf.get_fock()
+    mo_energy, mo_coeff = mf.eig(fock, mf.get_ovlp())
+    mf.mo_energy, mf.mo_coeff = mo_energy, mo_coeff
+    mf.mo_occ = mf.get_occ(mo_energy, mo_coeff)
+    return fock
+
+
+def basis_labels(mf, basis: str, settings: ReferenceSettings, origin: np.ndarray):
+    """`Labels` of a converged SCF plus ``(fock, dip_ints)`` of its basis."""
+    mol = mf.mol
+    fock = _final_orbitals(mf)
+    nocc = mol.nelectron // 2
+    dip_ints = dipole_integrals(mol, origin)
+    dm = mf.make_rdm1()
+    alpha = {}
+    if "uncoupled" in settings.polarizability:
+        alpha["uncoupled"] = uncoupled_polarizability(mf.mo_energy, mf.mo_coeff, nocc, dip_ints)
+    if "coupled" in settings.polarizability:
+        alpha["coupled"] = coupled_polarizability(mf, settings.cphf_conv_tol)
+    labels = Labels(basis=basis, mo_energy=np.asarray(mf.mo_energy), nocc=nocc,
+                    dipole=dipole_moment(mol, dm, dip_ints, origin),
+                    polarizability_uncoupled=alpha.get("uncoupled"),
+                    polarizability_coupled=alpha.get("coupled"), e_tot=float(mf.e_tot))
+    return labels, fock, dip_ints
+
+
+def compute_reference(structure: Structure, settings: ReferenceSettings) -> Reference:
+    """All reference data of one molecule (see the module docstring).
+
+    Args:
+        structure: a closed-shell molecule (positions in Bohr).
+        settings: method, bases, SCF settings.
+
+    Returns:
+        A `Reference` with ``labels`` keyed by basis name (model basis included) and
+        ``meta`` holding the settings, pyscf version and per-basis timings/cycles.
+
+    Raises:
+        ReferenceDataError: bad input or an SCF that does not converge (names the molecule).
+    """
+    check_structure(structure, settings)
+    origin = structure.charge_centre()
+    labels, model, timings = {}, None, {}
+    for basis in settings.bases:
+        t0 = time.perf_counter()
+        mf = run_scf(structure, basis, settings)
+        labels[basis], fock, dip_ints = basis_labels(mf, basis, settings, origin)
+        if basis == settings.model_basis:
+            model = ModelBasisData(basis=basis, ovlp=mf.get_ovlp(), dip_ints=dip_ints,
+                                   origin=origin, fock=fock)
+        timings[basis] = {"seconds": round(time.perf_counter() - t0, 3),
+                          "scf_cycles": int(getattr(mf, "cycles", -1)), "nao": int(mf.mol.nao)}
+    meta = {"settings": settings.as_meta(), "timings": timings}
+    return Reference(structure=structure, method=settings.method, model=model, labels=labels,
+                     meta=meta)
+
