@@ -36,3 +36,5 @@ from hamlearn.qm.properties import mo_window as mo_window
 from hamlearn.qm.properties import nuclear_dipole as nuclear_dipole
 from hamlearn.qm.properties import polarizability_field as polarizability_field
 from hamlearn.qm.properties import polarizability_sos as polarizability_sos
+from hamlearn.qm.response import eigh_sos as eigh_sos
+from hamlearn.qm.response import polarizability_of_fock as polarizability_of_fock

@@ -6,10 +6,10 @@ import jax
 from jaxtyping import Array, Float
 
 from hamlearn.qm.density import make_density
-from hamlearn.qm.eigh import generalized_eigh
 from hamlearn.qm.inputs import QMInputs
 from hamlearn.qm.padding import apply_padding
-from hamlearn.qm.properties import dipole_moment, frontier_orbitals, polarizability_sos
+from hamlearn.qm.properties import dipole_moment, frontier_orbitals
+from hamlearn.qm.response import eigh_sos
 
 
 def qm_forward(fock: Float[Array, "ao ao"], inputs: QMInputs) -> dict[str, Array]:
@@ -17,7 +17,11 @@ def qm_forward(fock: Float[Array, "ao ao"], inputs: QMInputs) -> dict[str, Array
 
     Padded AOs (``inputs.ao_mask`` False) are decoupled and shifted to the top of the
     spectrum (`hamlearn.qm.padding`), so the same function serves single molecules and
-    padded batches: ``jax.vmap(qm_forward)(focks, pad_batch(...))``.
+    padded batches: ``jax.vmap(qm_forward)(focks, pad_batch(...))``. One eigensolve
+    (`hamlearn.qm.response.eigh_sos`): derivatives are finite at degenerate MOs, and exact
+    for the density, dipole, gap and polarizability (equal-occupation degeneracies are
+    handled analytically); derivatives of a single MO energy inside a degenerate set
+    depend on the eigensolver's basis choice: use symmetric functions of such sets.
 
     Args:
         fock: ``(ao, ao)`` symmetric effective Hamiltonian (Hartree), pyscf AO order;
@@ -35,7 +39,7 @@ def qm_forward(fock: Float[Array, "ao ao"], inputs: QMInputs) -> dict[str, Array
     """
     mask = inputs.ao_mask
     fock, ovlp, dip_ints = apply_padding(fock, inputs.ovlp, inputs.dip_ints, mask)
-    mo_energy, mo_coeff = generalized_eigh(fock, ovlp)
+    mo_energy, mo_coeff, alpha = eigh_sos(fock, ovlp, dip_ints, inputs.mo_occ, mask)
     dm = make_density(mo_coeff, inputs.mo_occ)
     homo, lumo, gap = frontier_orbitals(mo_energy, inputs.mo_occ, mask)
     return dict(
@@ -45,7 +49,7 @@ def qm_forward(fock: Float[Array, "ao ao"], inputs: QMInputs) -> dict[str, Array
         mo_mask=mask,
         dm=dm,
         dipole=dipole_moment(dm, dip_ints, inputs.nuclear_dipole),
-        polarizability=polarizability_sos(mo_energy, mo_coeff, dip_ints, inputs.mo_occ, mask),
+        polarizability=alpha,
         homo=homo,
         lumo=lumo,
         gap=gap,

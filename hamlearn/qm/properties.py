@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
 from hamlearn.qm.density import make_density
-from hamlearn.qm.eigh import generalized_eigh
+from hamlearn.qm.eigh import DEG_THRESH, generalized_eigh
 
 
 def homo_lumo_gap(
@@ -28,15 +28,23 @@ def homo_lumo_gap(
     """HOMO, LUMO and gap ``e_LUMO - e_HOMO`` (Hartree) of a closed shell with ``nocc`` MOs.
 
     Args:
-        mo_energy: ``(mo,)`` ascending MO energies (Hartree).
-        nocc: doubly occupied MOs, ``1 <= nocc < n_real_mo``; may be traced.
+        mo_energy: ``(mo,)`` ascending MO energies (Hartree), no padding.
+        nocc: doubly occupied MOs, ``1 <= nocc < mo``; may be traced.
 
     Returns:
-        ``(homo, lumo, gap)``, scalars (Hartree).
+        ``(homo, lumo, gap)``, scalars (Hartree); see `frontier_orbitals` for degenerate
+        frontier levels.
     """
-    homo = mo_energy[nocc - 1]
-    lumo = mo_energy[nocc]
-    return homo, lumo, lumo - homo
+    occ = jnp.where(jnp.arange(mo_energy.shape[-1]) < nocc, 2.0, 0.0)
+    return frontier_orbitals(mo_energy, occ)
+
+
+def _level_mean(mo_energy, candidates, extreme):
+    """Mean energy of the candidate MOs within `DEG_THRESH` of ``extreme`` (and a flag)."""
+    level = candidates & (jnp.abs(mo_energy - jnp.where(candidates, extreme, 0.0)) <= DEG_THRESH)
+    count = level.sum()
+    value = jnp.sum(jnp.where(level, mo_energy, 0.0)) / jnp.maximum(count, 1)
+    return value, count > 0
 
 
 def frontier_orbitals(
@@ -44,19 +52,24 @@ def frontier_orbitals(
     mo_occ: Float[Array, " mo"],
     mo_mask: Bool[Array, " mo"] | None = None,
 ) -> tuple[Float[Array, ""], Float[Array, ""], Float[Array, ""]]:
-    """HOMO, LUMO, gap (Hartree) from occupations: highest occupied, lowest real empty MO.
+    """HOMO, LUMO, gap (Hartree) from occupations: highest occupied, lowest real empty level.
 
-    The masked form of `homo_lumo_gap` used by the batched layer (no integer ``nocc``);
-    padded MOs (``mo_mask`` False) are never the LUMO. A molecule with no occupied or no
-    real empty MO (an all-padding filler in a batch) gets 0 for the missing values.
+    A degenerate frontier level (methane's t2 HOMO) is not differentiable as "the highest
+    eigenvalue"; its value here is the mean over the MOs within `DEG_THRESH` of the extreme,
+    whose gradient ``tr(P_level dF)/k`` does not depend on the eigensolver's arbitrary
+    basis of the level (so padded and unpadded gradients agree). Padded MOs (``mo_mask``
+    False) are never the LUMO. A molecule with no occupied or no real empty MO (an
+    all-padding batch filler) gets 0 for the missing values.
     """
     real = _real_mo_mask(mo_occ, mo_mask)
     occupied = real & (mo_occ > 0)
     empty = real & (mo_occ == 0)
-    homo = jnp.max(jnp.where(occupied, mo_energy, -jnp.inf))
-    lumo = jnp.min(jnp.where(empty, mo_energy, jnp.inf))
-    homo = jnp.where(occupied.any(), homo, 0.0)
-    lumo = jnp.where(empty.any(), lumo, 0.0)
+    homo, has_homo = _level_mean(mo_energy, occupied,
+                                 jnp.max(jnp.where(occupied, mo_energy, -jnp.inf)))
+    lumo, has_lumo = _level_mean(mo_energy, empty,
+                                 jnp.min(jnp.where(empty, mo_energy, jnp.inf)))
+    homo = jnp.where(has_homo, homo, 0.0)
+    lumo = jnp.where(has_lumo, lumo, 0.0)
     return homo, lumo, lumo - homo
 
 
@@ -129,6 +142,11 @@ def polarizability_sos(
     `polarizability_field`); that sign of the perturbation (the energy of an electron,
     charge -1, in a field E is ``+E.r``) gives a positive-definite alpha with
     ``mu = nuclear - electronic``. Origin independent (``<i|a> = 0``).
+
+    Its *value* is exact; its gradient through `generalized_eigh` is NOT where MOs of equal
+    occupation are degenerate (the masked eigensolver drops a finite term; see
+    `hamlearn.qm.response`). To differentiate, use `qm_forward` or
+    `hamlearn.qm.response.polarizability_of_fock`.
 
     Args:
         mo_energy: ``(mo,)`` MO energies (Hartree).
