@@ -1,0 +1,104 @@
+"""`BlockBatch`: the features of a batch of molecules as flat per-block-type arrays.
+
+The model never loops over molecules, atoms or pairs: for each block type the entries of
+all molecules of the batch are concatenated (molecule after molecule) and padded to a
+bucketed length (`bucket_size`), with integer scatter indices into a
+``(batch, nao_pad, nao_pad)`` Fock. Padding entries have ``mol = batch`` (out of range:
+dropped by the scatter) and zero features. Every type of the spec is always present, so all
+batches of one bucket share a pytree structure and a compiled step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Float, Int
+
+from hamlearn.features.featurize import FeatureSet
+from hamlearn.features.spec import bucket_size
+
+
+class TypeBatch(eqx.Module):
+    """Entries of one block type in a batch.
+
+    Attributes:
+        features: irrep -> ``(n, feature, 2L+1)`` float64 (e3nn order).
+        rows: ``(n, nao_i)`` AO row indices (within the molecule, pyscf order).
+        cols: ``(n, nao_j)`` AO column indices.
+        mol: ``(n,)`` position of the entry's molecule in the batch; ``batch`` for padding.
+    """
+
+    features: dict[str, Float[Array, "n f M"]]
+    rows: Int[Array, "n da"]
+    cols: Int[Array, "n db"]
+    mol: Int[Array, " n"]
+
+
+class BlockBatch(eqx.Module):
+    """A batch of molecules: per-type entries and the AO mask.
+
+    Attributes:
+        types: block-type key -> `TypeBatch`.
+        ao_mask: ``(batch, nao_pad)`` True on real AOs (molecule k: ``0..nao_k-1``).
+    """
+
+    types: dict[str, TypeBatch]
+    ao_mask: Bool[Array, "batch nao_pad"]
+
+    @property
+    def batch_size(self) -> int:
+        return self.ao_mask.shape[0]
+
+    @property
+    def nao_pad(self) -> int:
+        return self.ao_mask.shape[1]
+
+
+def entry_index(feature_set: FeatureSet, key: str, indices: Sequence[int]) -> np.ndarray:
+    """Entry indices of type ``key`` belonging to molecules ``indices`` (in that order)."""
+    off = feature_set.types[key].offsets
+    parts = [np.arange(off[m], off[m + 1]) for m in indices]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def make_batch(feature_set: FeatureSet, indices: Sequence[int], nao_pad: int | None = None, *,
+               bucket: bool = True) -> BlockBatch:
+    """Gather molecules ``indices`` of ``feature_set`` into a padded `BlockBatch`.
+
+    Args:
+        feature_set: output of `hamlearn.features.featurize`.
+        indices: molecule indices (batch order).
+        nao_pad: AO dimension of the batch (default: the largest nao of the batch).
+        bucket: pad entry counts to `bucket_size` (bounds recompiles); else to ``max(n, 1)``.
+
+    Returns:
+        `BlockBatch` with jnp arrays.
+    """
+    indices = [int(m) for m in indices]
+    nao = feature_set.nao[indices]
+    nao_pad = int(nao.max()) if nao_pad is None else int(nao_pad)
+    if nao.max() > nao_pad:
+        raise ValueError(f"nao_pad={nao_pad} < largest nao {int(nao.max())} in the batch")
+    where = {m: k for k, m in enumerate(indices)}
+    types = {}
+    for key, tf in feature_set.types.items():
+        idx = entry_index(feature_set, key, indices)
+        n_pad = bucket_size(len(idx)) if bucket else max(len(idx), 1)
+        mol = np.full(n_pad, len(indices), np.int32)
+        mol[: len(idx)] = [where[m] for m in tf.mol[idx]]
+        types[key] = TypeBatch(
+            features={ir: jnp.asarray(_pad(f[idx], n_pad)) for ir, f in tf.features.items()},
+            rows=jnp.asarray(_pad(tf.rows[idx], n_pad), dtype=jnp.int32),
+            cols=jnp.asarray(_pad(tf.cols[idx], n_pad), dtype=jnp.int32),
+            mol=jnp.asarray(mol))
+    ao_mask = np.arange(nao_pad)[None, :] < nao[:, None]
+    return BlockBatch(types=types, ao_mask=jnp.asarray(ao_mask))
+
+
+def _pad(a: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros((n,) + a.shape[1:], a.dtype)
+    out[: len(a)] = a
+    return out

@@ -1,0 +1,121 @@
+"""`HamiltonianModel`: equivariant linear maps from block features to the minimal-basis F.
+
+Per block type (element or element pair) and per irrep ``(L, p)`` the model holds a weight
+matrix ``W: (shell_pair, feature)``; the coefficients of the coupled-L components of every
+block are ``h[n, s, M] = sum_f W[s, f] x[n, f, M]`` (an equivariant linear map: the same
+weights for all M), plus a bias on on-site ``0e`` only. Optional invariant gates multiply
+``h[n, s]`` by ``1 + tanh(V[s] . x0[n])`` with ``x0`` the entry's ``0e`` features.
+Coefficients become blocks through the fixed `block_map` (CG + e3nn -> pyscf AO order).
+
+Same-element pairs: with ``G(x)`` the block predicted from ``x(i, j)``, the block is
+``B(i, j) = (G(x(i, j)) + G(x(j, i))^T) / 2`` where ``x(j, i)`` is the signed permutation
+`pair_swap` of ``x(i, j)``: swapping the two atoms is an exact symmetry, ``H_ji = H_ij^T``.
+Different elements are ordered canonically (lower Z first).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from hamlearn.data.structure import Structure
+from hamlearn.features.featurize import featurize
+from hamlearn.features.pairs import pair_swap
+from hamlearn.features.spec import FeatureSpec
+from hamlearn.model.assemble import assemble_fock
+from hamlearn.model.batch import BlockBatch, TypeBatch, make_batch
+from hamlearn.model.blocks import block_map, shell_pairs
+
+
+class HamiltonianModel(eqx.Module):
+    """Features -> every Hamiltonian block -> ``F`` (Hartree, pyscf AO order).
+
+    Attributes:
+        weights: type key -> irrep -> ``(shell_pair, feature)``.
+        biases: on-site type key -> ``(shell_pair,)`` bias of the ``0e`` coefficients (Hartree).
+        gates: type key -> irrep -> ``(shell_pair, n_0e_feature)`` gate weights, or None.
+        spec: the `FeatureSpec` (static).
+
+    Example:
+        >>> import jax, ase.build
+        >>> from hamlearn.config import FeaturesConfig
+        >>> from hamlearn.features import make_spec
+        >>> model = HamiltonianModel(make_spec(FeaturesConfig()), key=jax.random.PRNGKey(0))
+        >>> s = Structure.from_atoms(ase.build.molecule("H2O"))
+        >>> predict_fock(model, s).shape
+        (7, 7)
+    """
+
+    weights: dict[str, dict[str, Float[Array, "sp f"]]]
+    biases: dict[str, Float[Array, " sp"]]
+    gates: dict[str, dict[str, Float[Array, "sp f0"]]] | None
+    spec: FeatureSpec = eqx.field(static=True)
+
+    def __init__(self, spec: FeatureSpec, *, key: PRNGKeyArray, gated: bool = False,
+                 scale: float = 1e-2, gate_scale: float = 0.0):
+        """Random weights ``N(0, scale^2 / n_feature)``; gates ``N(0, gate_scale^2 / n_0e)``.
+
+        ``gate_scale = 0`` makes every gate exactly 1 (a linear model; what `ridge_fit` fits).
+        """
+        self.spec = spec
+        weights, biases, gates = {}, {}, {}
+        for key_t, (kind, elems, dims) in sorted(spec.types().items()):
+            weights[key_t], gates[key_t] = {}, {}
+            for ir, nf in dims.items():
+                n_sp = len(shell_pairs(spec.basis, kind, elems, ir))
+                key, k1, k2 = jax.random.split(key, 3)
+                weights[key_t][ir] = scale * jax.random.normal(k1, (n_sp, nf)) / np.sqrt(max(nf, 1))
+                n0 = dims["0e"]
+                gates[key_t][ir] = gate_scale * jax.random.normal(k2, (n_sp, n0)) / np.sqrt(n0)
+            if kind == "onsite":
+                biases[key_t] = jnp.zeros(len(shell_pairs(spec.basis, kind, elems, "0e")))
+        self.weights, self.biases = weights, biases
+        self.gates = gates if gated else None
+
+    def _blocks_from(self, key: str, features: dict[str, Array]) -> Float[Array, "n da db"]:
+        """``G(x)``: blocks of one type from its features (no swap symmetrisation)."""
+        kind, elems, dims = self.spec.types()[key]
+        out = 0.0
+        for ir in dims:
+            w = self.weights[key][ir]
+            if w.shape[0] == 0:
+                continue
+            h = jnp.einsum("nfm,sf->nsm", features[ir], w)
+            if kind == "onsite" and ir == "0e":
+                h = h + self.biases[key][None, :, None]
+            if self.gates is not None:
+                gate = 1.0 + jnp.tanh(features["0e"][:, :, 0] @ self.gates[key][ir].T)
+                h = h * gate[:, :, None]
+            e = jnp.asarray(block_map(self.spec.basis, kind, elems, ir))
+            out = out + jnp.einsum("nsm,smpq->npq", h, e)
+        return out
+
+    def type_blocks(self, key: str, tb: TypeBatch) -> Float[Array, "n da db"]:
+        """Blocks (Hartree, pyscf order) of every entry of type ``key``."""
+        kind, elems, _ = self.spec.types()[key]
+        g = self._blocks_from(key, tb.features)
+        if kind == "pair" and elems[0] == elems[1]:
+            swapped = {}
+            for ir, f in tb.features.items():
+                idx, sign = pair_swap(self.spec.cfg, ir)
+                swapped[ir] = f[:, idx, :] * jnp.asarray(sign)[None, :, None]
+            g = 0.5 * (g + jnp.swapaxes(self._blocks_from(key, swapped), 1, 2))
+        return g
+
+    def blocks(self, batch: BlockBatch) -> dict[str, Float[Array, "n da db"]]:
+        """All blocks of the batch, per type."""
+        return {key: self.type_blocks(key, tb) for key, tb in batch.types.items()}
+
+    def __call__(self, batch: BlockBatch) -> Float[Array, "batch nao_pad nao_pad"]:
+        """``F``: ``(batch, nao_pad, nao_pad)`` Hartree, pyscf AO order, padding exactly 0."""
+        return assemble_fock(self.blocks(batch), batch)
+
+
+def predict_fock(model: HamiltonianModel, structure: Structure) -> np.ndarray:
+    """``(nao, nao)`` predicted F (Hartree, pyscf AO order) of one molecule (featurises it)."""
+    fs = featurize([structure], model.spec.cfg, model.spec.basis)
+    fock = eqx.filter_jit(model.__call__)(make_batch(fs, [0]))
+    return np.asarray(fock[0, : fs.nao[0], : fs.nao[0]])
