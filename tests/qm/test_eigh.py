@@ -7,25 +7,11 @@ import pytest
 import scipy.linalg
 from jax.test_util import check_grads
 
+from qm_helpers import degenerate_problem, random_problem
+
 from hamlearn.qm import generalized_eigh, generalized_eigh_cholesky, make_density
 
 TOL = 1e-12
-
-
-def random_problem(rng, n=8):
-    a = rng.normal(size=(n, n))
-    b = rng.normal(size=(n, n))
-    return (a + a.T) / 2, b @ b.T / n + np.eye(n)
-
-
-def degenerate_problem(rng, mo_energy):
-    """F and S whose generalized eigenvalues are exactly ``mo_energy`` (with repeats)."""
-    n = len(mo_energy)
-    _, ovlp = random_problem(rng, n)
-    q, _ = np.linalg.qr(rng.normal(size=(n, n)))
-    c = np.linalg.solve(np.linalg.cholesky(ovlp).T, q)  # C^T S C = 1
-    sc = ovlp @ c
-    return sc @ np.diag(mo_energy) @ sc.T, ovlp
 
 
 def test_solves_the_generalized_problem(rng):

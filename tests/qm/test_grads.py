@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from hamlearn.qm import QMInputs, polarizability_sos, generalized_eigh, qm_forward
-from test_eigh import degenerate_problem
+from qm_helpers import degenerate_problem
+
+from hamlearn.qm import QMInputs, generalized_eigh, polarizability_sos, qm_forward
 
 TARGETS = {
     "dipole": lambda out: out["dipole"],
