@@ -91,3 +91,23 @@ def load_cookbook(directory: str | Path, which: str = "qm7", index: str = ":") -
         refs.append(Reference(structure=s, method=METHOD, model=_model_data(s, focks[k], ovlps[k]),
                               labels=_labels(npz, k, s.n_electrons // 2), meta=meta))
     return refs
+
+
+#: Agreement required between the pipeline and the cookbook data (issue #2).
+TOLERANCES = {"mo_energy": 1e-5, "dipole": 1e-4, "polarizability_rel": 1e-3, "fock": 1e-5}
+
+
+def compare_references(ours: Reference, theirs: Reference, basis: str) -> dict[str, float]:
+    """Largest deviations in ``basis``: MO energies, dipole (abs, a.u.), uncoupled
+    polarizability (relative to its largest element) and, in the model basis, the Fock."""
+    a, b = ours.target(basis), theirs.target(basis)
+    if a.mo_energy.shape != b.mo_energy.shape:
+        raise ValueError(f"{ours.structure.label}: {len(a.mo_energy)} vs {len(b.mo_energy)} MOs "
+                         f"in {basis}")
+    alpha_a, alpha_b = a.polarizability("uncoupled"), b.polarizability("uncoupled")
+    out = {"mo_energy": float(np.abs(a.mo_energy - b.mo_energy).max()),
+           "dipole": float(np.abs(a.dipole - b.dipole).max()),
+           "polarizability_rel": float(np.abs(alpha_a - alpha_b).max() / np.abs(alpha_b).max())}
+    if basis == ours.model.basis == theirs.model.basis:
+        out["fock"] = float(np.abs(ours.model.fock - theirs.model.fock).max())
+    return out

@@ -191,7 +191,7 @@ def _run_dask(todo, settings, address: str, threads: int) -> Iterator[Outcome]:
                              threads=threads, pure=False)
         by_key = {fut.key: (key, s) for fut, (key, s) in zip(futures, todo)}
         try:
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=client.loop):
                 key, structure = by_key[fut.key]
                 if fut.status == "finished":
                     yield key, fut.result()

@@ -190,6 +190,7 @@ def run_scf(structure: Structure, basis: str, settings: ReferenceSettings):
     else:
         mf = pyscf.dft.RKS(mol, xc=settings.method)
         mf.grids.level = settings.grid_level
+    _no_chkfile(mf)
     mf.conv_tol = settings.conv_tol
     mf.max_cycle = settings.max_cycle
     mf.kernel()
@@ -197,6 +198,14 @@ def run_scf(structure: Structure, basis: str, settings: ReferenceSettings):
         raise ReferenceDataError(f"{structure.label}: {settings.method} SCF in {basis} did not "
                                  f"converge in {settings.max_cycle} cycles")
     return mf
+
+
+def _no_chkfile(mf) -> None:
+    """No checkpoint file: nothing to write, and no temporary file left open."""
+    tmp = getattr(mf, "_chkfile", None)
+    if tmp is not None:
+        tmp.close()
+    mf.chkfile = None
 
 
 def dipole_integrals(mol, origin: np.ndarray) -> np.ndarray:
