@@ -226,17 +226,9 @@ def generate(structures: Sequence[Structure], settings: ReferenceSettings,
 
     t0 = time.perf_counter()
     cache = Cache(cache_dir) if cache_dir is not None else None
-    results: dict[int, Reference] = {}
-    todo: dict[str, list[int]] = {}
-    for i, structure in enumerate(structures):
-        key = cache_key(structure, settings)
-        ref = cache.get(key) if cache is not None else None
-        if ref is not None:
-            results[i] = dataclasses.replace(ref, structure=structure)
-        else:
-            todo.setdefault(key, []).append(i)
+    results, todo = _split_cached(structures, settings, cache)
     n_cached = len(results)
-    tasks = [(key, structures[idx[0]]) for key, idx in todo.items()]
+    tasks = [(key, structures[idx[0]]) for key, idx in todo.items()]  # one per distinct key
     failures: list[Failure] = []
     bar = tqdm(total=len(structures), initial=n_cached, desc="references", unit="mol",
                disable=not progress, dynamic_ncols=True)
@@ -246,7 +238,7 @@ def generate(structures: Sequence[Structure], settings: ReferenceSettings,
             if ok:
                 value = dataclasses.replace(value, meta={**value.meta, "cache_key": key})
                 if cache is not None:
-                    cache.put(key, value)
+                    cache.put(key, value)  # now: a later interruption cannot lose it
             for i in todo[key]:
                 if ok:
                     results[i] = dataclasses.replace(value, structure=structures[i])
@@ -256,9 +248,24 @@ def generate(structures: Sequence[Structure], settings: ReferenceSettings,
             bar.update(len(todo[key]))
     return GenerateResult(references=[results[i] for i in sorted(results)],
                           failures=sorted(failures, key=lambda f: f.index), n_cached=n_cached,
-                          n_computed=sum(len(todo[k]) for k, _ in tasks) - len(failures),
+                          n_computed=len(structures) - n_cached - len(failures),
                           n_corrupt=len(cache.corrupted) if cache is not None else 0,
                           seconds=time.perf_counter() - t0)
+
+
+def _split_cached(structures, settings, cache):
+    """``({index: cached Reference}, {key: [indices to compute]})``; cached records get the
+    caller's structure (its name) back."""
+    results: dict[int, Reference] = {}
+    todo: dict[str, list[int]] = {}
+    for i, structure in enumerate(structures):
+        key = cache_key(structure, settings)
+        ref = cache.get(key) if cache is not None else None
+        if ref is not None:
+            results[i] = dataclasses.replace(ref, structure=structure)
+        else:
+            todo.setdefault(key, []).append(i)
+    return results, todo
 
 
 def _backend(tasks, settings, n_workers, threads, scheduler) -> Iterator[Outcome]:

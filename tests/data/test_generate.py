@@ -201,3 +201,38 @@ def test_ctrl_c_stops_workers_promptly_and_resumes(tmp_path):
     _assert_group_gone(proc.pid)
     n_before = len(Cache(tmp_path / "cache").keys())
     _rerun_completes(cmd, n_before)
+
+
+def _cli_main():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generate_data",
+                                                  REPO / "scripts" / "generate_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+@pytest.mark.parametrize("config, message", [
+    ("data:\n  sources:\n    - ase: H2O\n  metod: rhf\n", r"c\.yaml:4: unknown key 'data\.metod'"),
+    ("data:\n  sources:\n    - file: bad.xyz\n",
+     r"data\.sources\.0: .*bad\.xyz: line 4: coordinates are not numbers"),
+    ("data:\n  method: b3lpy\n", r"data\.method: 'b3lpy'"),
+])
+def test_cli_bad_config_or_file_exits_2_naming_where(tmp_path, capsys, config, message):
+    (tmp_path / "bad.xyz").write_text("2\n\nH 0 0 0\nH 0 0 zero\n")
+    (tmp_path / "c.yaml").write_text(config)
+    assert _cli_main()(["--config", str(tmp_path / "c.yaml"), "--no-progress"]) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_cli_summary_and_strict_exit(tmp_path, capsys):
+    (tmp_path / "c.yaml").write_text(
+        "data:\n  sources:\n    - ase: H2\n    - ase: OH\n  method: rhf\n  target_bases: []\n"
+        "  polarizability: [uncoupled]\n  n_workers: 1\n")
+    main = _cli_main()
+    assert main(["--config", str(tmp_path / "c.yaml"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "2 molecules: 1 ok (0 from cache, 1 computed), 1 failed" in out
+    assert "FAILED #1 OH: odd electron count 9 with spin=0" in out
+    assert main(["--config", str(tmp_path / "c.yaml"), "--no-progress", "--strict"]) == 1

@@ -1,0 +1,101 @@
+#!/usr/bin/env python
+"""Reference-generation throughput for QM7-size molecules, and the pipeline's overhead.
+
+For each target basis (def2-SVP, def2-TZVP) the same molecules are computed three ways in
+this process, B3LYP with the default tight settings (conv_tol 1e-11, grid level 4) and
+the uncoupled polarizability:
+
+* bare pyscf: ``RKS.kernel`` in STO-3G and the target basis, ``dip_moment(unit='AU')``,
+  pyscf-properties' uncoupled polarizability;
+* pipeline, 1 worker: `hamlearn.data.generate.generate` (checks, final Fock
+  diagonalisation, integrals, checksummed cache writes) in this process;
+* pipeline, all cores: the same with local worker processes.
+
+Prints molecules/min and the ratio pipeline/bare (serial). Default: 4 molecules spread
+over the cookbook's qm7.xyz (SMILES when the file is absent); ``--n`` for more.
+
+    python benchmarks/bench_reference.py [--n 6] [--bases def2-svp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from hamlearn.data.generate import generate
+from hamlearn.data.reference import ReferenceSettings
+from hamlearn.data.sources import from_smiles, read_structures
+
+QM7 = Path(__file__).resolve().parents[2] / "shared" / "data" / "qm7-cookbook" / "qm7.xyz"
+FALLBACK_SMILES = ["CC(C)O", "CC(=O)NC", "C1CCOC1", "CC(C)C#N", "OCC(O)C", "CN1CCC1"]
+
+
+def molecules(n: int):
+    """``n`` QM7 molecules evenly spread over the file (sizes vary along it)."""
+    if QM7.is_file():
+        frames = read_structures(QM7)
+        picks = np.linspace(len(frames) // 10, len(frames) - 1, n).astype(int)
+        return [frames[i] for i in picks]
+    return [from_smiles(s) for s in (FALLBACK_SMILES * n)[:n]]
+
+
+def bare_pyscf(structures, settings: ReferenceSettings) -> None:
+    """The same labels computed the most direct way with pyscf."""
+    import pyscf.dft
+    import pyscf.gto
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Module .* is under testing")
+        from pyscf.prop.polarizability.rhf import Polarizability
+    for s in structures:
+        for basis in settings.bases:
+            mol = pyscf.gto.M(atom=s.pyscf_atom(), unit="Bohr", basis=basis, verbose=0)
+            mf = pyscf.dft.RKS(mol, xc=settings.method)
+            mf.grids.level, mf.conv_tol, mf.chkfile = settings.grid_level, settings.conv_tol, None
+            mf.kernel()
+            mf.dip_moment(unit="AU", verbose=0)
+            Polarizability(mf).polarizability(with_cphf=False)
+
+
+def timed(fn, *args, **kwargs) -> float:
+    t0 = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - t0
+
+
+def bench_basis(structures, basis: str) -> None:
+    settings = ReferenceSettings(target_bases=(basis,), polarizability=("uncoupled",))
+    n = len(structures)
+    with tempfile.TemporaryDirectory() as tmp:
+        t_bare = timed(bare_pyscf, structures, settings)
+        t_pipe = timed(generate, structures, settings, Path(tmp) / "serial", n_workers=1,
+                       progress=False)
+        t_par = timed(generate, structures, settings, Path(tmp) / "par", n_workers=0,
+                      progress=False)
+    for label, t in (("bare pyscf (1 process)", t_bare), ("pipeline, 1 worker", t_pipe),
+                     ("pipeline, all cores", t_par)):
+        print(f"  {label:<24} {t:7.1f} s  {60 * n / t:6.2f} molecules/min")
+    print(f"  overhead pipeline/bare (serial): {t_pipe / t_bare:.3f}")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=4, help="molecules (default 4)")
+    p.add_argument("--bases", nargs="+", default=["def2-svp", "def2-tzvp"])
+    args = p.parse_args(argv)
+    structures = molecules(args.n)
+    sizes = ", ".join(f"{s.formula}" for s in structures)
+    print(f"{len(structures)} molecules ({sizes}); B3LYP, grid 4, conv_tol 1e-11, "
+          "STO-3G + target basis, uncoupled polarizability")
+    for basis in args.bases:
+        print(f"== {basis}")
+        bench_basis(structures, basis)
+
+
+if __name__ == "__main__":
+    main()
