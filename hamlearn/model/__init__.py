@@ -12,3 +12,6 @@ from hamlearn.model.batch import TypeBatch as TypeBatch
 from hamlearn.model.batch import make_batch as make_batch
 from hamlearn.model.hamiltonian import HamiltonianModel as HamiltonianModel
 from hamlearn.model.hamiltonian import predict_fock as predict_fock
+from hamlearn.model.direct import fit_fock as fit_fock
+from hamlearn.model.direct import fock_loss as fock_loss
+from hamlearn.model.ridge import ridge_fit as ridge_fit

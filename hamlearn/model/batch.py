@@ -82,13 +82,14 @@ def make_batch(feature_set: FeatureSet, indices: Sequence[int], nao_pad: int | N
     nao_pad = int(nao.max()) if nao_pad is None else int(nao_pad)
     if nao.max() > nao_pad:
         raise ValueError(f"nao_pad={nao_pad} < largest nao {int(nao.max())} in the batch")
-    where = {m: k for k, m in enumerate(indices)}
     types = {}
     for key, tf in feature_set.types.items():
         idx = entry_index(feature_set, key, indices)
         n_pad = bucket_size(len(idx)) if bucket else max(len(idx), 1)
         mol = np.full(n_pad, len(indices), np.int32)
-        mol[: len(idx)] = [where[m] for m in tf.mol[idx]]
+        # batch position of each entry (a molecule may appear twice: filled batches)
+        counts = np.diff(tf.offsets)[indices]
+        mol[: len(idx)] = np.repeat(np.arange(len(indices)), counts)
         types[key] = TypeBatch(
             features={ir: jnp.asarray(_pad(f[idx], n_pad)) for ir, f in tf.features.items()},
             rows=jnp.asarray(_pad(tf.rows[idx], n_pad), dtype=jnp.int32),

@@ -61,18 +61,24 @@ class HamiltonianModel(eqx.Module):
         ``gate_scale = 0`` makes every gate exactly 1 (a linear model; what `ridge_fit` fits).
         """
         self.spec = spec
-        weights, biases, gates = {}, {}, {}
+        shapes = []  # (type, irrep, n_shell_pair, n_feature, n_0e)
         for key_t, (kind, elems, dims) in sorted(spec.types().items()):
-            weights[key_t], gates[key_t] = {}, {}
             for ir, nf in dims.items():
-                n_sp = len(shell_pairs(spec.basis, kind, elems, ir))
-                key, k1, k2 = jax.random.split(key, 3)
-                weights[key_t][ir] = scale * jax.random.normal(k1, (n_sp, nf)) / np.sqrt(max(nf, 1))
-                n0 = dims["0e"]
-                gates[key_t][ir] = gate_scale * jax.random.normal(k2, (n_sp, n0)) / np.sqrt(n0)
-            if kind == "onsite":
-                biases[key_t] = jnp.zeros(len(shell_pairs(spec.basis, kind, elems, "0e")))
-        self.weights, self.biases = weights, biases
+                shapes.append((key_t, ir, len(shell_pairs(spec.basis, kind, elems, ir)), nf,
+                               dims["0e"]))
+        # one draw for everything: a single small compile instead of one per array
+        total = sum(ns * (nf + n0) for _, _, ns, nf, n0 in shapes)
+        flat = np.asarray(jax.random.normal(key, (total,)))
+        weights, gates, pos = {}, {}, 0
+        for key_t, ir, ns, nf, n0 in shapes:
+            w = flat[pos:pos + ns * nf].reshape(ns, nf) * scale / np.sqrt(max(nf, 1))
+            g = flat[pos + ns * nf:pos + ns * (nf + n0)].reshape(ns, n0) * gate_scale / np.sqrt(n0)
+            weights.setdefault(key_t, {})[ir] = jnp.asarray(w)
+            gates.setdefault(key_t, {})[ir] = jnp.asarray(g)
+            pos += ns * (nf + n0)
+        self.weights = weights
+        self.biases = {k: jnp.zeros(len(shell_pairs(spec.basis, kind, elems, "0e")))
+                       for k, (kind, elems, _) in sorted(spec.types().items()) if kind == "onsite"}
         self.gates = gates if gated else None
 
     def _blocks_from(self, key: str, features: dict[str, Array]) -> Float[Array, "n da db"]:

@@ -1,0 +1,121 @@
+"""F from random (non-zero) weights obeys the exact symmetries of a Hamiltonian.
+
+D is the block-diagonal Wigner matrix over the AOs in pyscf order (e3nn D_from_matrix per
+shell, mapped with e3nn_to_pyscf); its convention is pinned by pyscf's own overlap. All
+structures are featurised and predicted in one padded batch (one compile).
+"""
+
+import ase.build
+import equinox as eqx
+import jax
+import numpy as np
+import pytest
+import scipy.linalg
+from symmetry_helpers import (ao_permutation, ao_wigner, overlap, random_rotation,
+                              transformed)
+
+from hamlearn.config import FeaturesConfig
+from hamlearn.data.structure import Structure
+from hamlearn.features import featurize, make_spec
+from hamlearn.model import HamiltonianModel, make_batch
+from hamlearn.units import ANGSTROM_TO_BOHR
+
+TOL = 1e-10
+CFG = FeaturesConfig()
+EPS = (1e-2, 1e-3)
+ETHANE_PERMS = [np.array([1, 0, 2, 3, 4, 5, 6, 7]),  # swap the two C
+                np.array([0, 1, 3, 2, 4, 5, 6, 7]),  # swap two H
+                np.random.default_rng(0).permutation(8)]
+
+
+def chain(d):
+    """H - C - O roughly along x; the H-O distance is ``d`` (Bohr)."""
+    return Structure([1, 6, 8], [[0, 0, 0], [2.0, 0.3, 0], [d, 0, 0]], name=f"chain{d}")
+
+
+@pytest.fixture(scope="module")
+def case():
+    """Every structure of this module, its predicted F and the transformations used."""
+    model = HamiltonianModel(make_spec(CFG), key=jax.random.PRNGKey(1), scale=1.0, gated=True,
+                             gate_scale=0.5)
+    mols = [Structure.from_atoms(ase.build.molecule(n), name=n)
+            for n in ("CH3CONH2", "CH3CH2OH", "C2H6")]
+    rots = {imp: [random_rotation(jax.random.PRNGKey(10 + k + 2 * imp), imp) for k in range(2)]
+            for imp in (False, True)}
+    structs = {"mol": mols}
+    for imp, rr in rots.items():
+        structs[f"rot{imp}"] = [transformed(s, r) for s, r in zip(mols[:2], rr)]
+    structs["perm"] = [transformed(mols[2], np.eye(3), (3.0, -2.0, 0.5), p) for p in ETHANE_PERMS]
+    for which, rc in (("pair", CFG.pair_cutoff_ang), ("atom", CFG.atom_cutoff_ang)):
+        rc *= ANGSTROM_TO_BOHR
+        structs[which] = [chain(rc + sg * e) for e in EPS for sg in (-1, 1)]
+    flat = [s for v in structs.values() for s in v]
+    fs = featurize(flat, CFG)
+    call = eqx.filter_jit(model.__call__)
+    out = np.asarray(call(make_batch(fs, range(len(flat)))))
+    focks, k = {}, 0
+    for name, v in structs.items():
+        focks[name] = [out[k + j, : fs.nao[k + j], : fs.nao[k + j]] for j in range(len(v))]
+        k += len(v)
+    return dict(model=model, call=call, fs=fs, structs=structs, focks=focks, rots=rots)
+
+
+@pytest.mark.parametrize("improper", [False, True])
+def test_wigner_convention_matches_pyscf_overlap(improper):
+    s = Structure.from_atoms(ase.build.molecule("CH3CONH2"))
+    rot = random_rotation(jax.random.PRNGKey(5), improper)
+    d = ao_wigner(s.numbers, rot)
+    np.testing.assert_allclose(overlap(transformed(s, rot)), d @ overlap(s) @ d.T, atol=1e-12)
+
+
+@pytest.mark.parametrize("improper", [False, True])
+def test_fock_is_equivariant_and_eigenvalues_invariant(case, improper):
+    for k, rot in enumerate(case["rots"][improper]):
+        s, moved = case["structs"]["mol"][k], case["structs"][f"rot{improper}"][k]
+        f0, f1 = case["focks"]["mol"][k], case["focks"][f"rot{improper}"][k]
+        assert np.abs(f0).max() > 1e-2  # random weights: a real test
+        d = ao_wigner(s.numbers, rot)
+        np.testing.assert_allclose(f1, d @ f0 @ d.T, atol=TOL)
+        e0 = scipy.linalg.eigh(f0, overlap(s), eigvals_only=True)
+        e1 = scipy.linalg.eigh(f1, overlap(moved), eigvals_only=True)
+        np.testing.assert_allclose(e1, e0, atol=TOL)
+
+
+def test_permutation_translation_and_same_species_swap(case):
+    """Reordered (incl. swapping the two C, two H of ethane) + translated: F permuted exactly."""
+    s, f0 = case["structs"]["mol"][2], case["focks"]["mol"][2]
+    for p, f in zip(ETHANE_PERMS, case["focks"]["perm"]):
+        idx = ao_permutation(s.numbers, p)
+        np.testing.assert_allclose(f, f0[np.ix_(idx, idx)], atol=1e-12)
+    np.testing.assert_array_equal(f0, f0.T)
+
+
+def test_batch_composition_and_padding_do_not_matter(case):
+    """A different batch (other molecules, extra AO padding) gives the same blocks; pads are 0."""
+    fs, call = case["fs"], case["call"]
+    batch = make_batch(fs, [2, 0], nao_pad=int(fs.nao[0]) + 3)
+    full = np.asarray(call(batch))
+    for b, m in enumerate([2, 0]):
+        n = fs.nao[m]
+        np.testing.assert_allclose(full[b, :n, :n], case["focks"]["mol"][m], atol=1e-13)
+        assert np.all(full[b, n:, :] == 0) and np.all(full[b, :, n:] == 0)
+    np.testing.assert_array_equal(np.asarray(batch.ao_mask).sum(1), fs.nao[[2, 0]])
+
+
+@pytest.mark.parametrize("which", ["pair", "atom"])
+def test_crossing_a_cutoff_is_continuous(case, which):
+    """Moving O across the H-O pair (5 A) / neighbour (3 A) cutoff: F has no jump.
+
+    ``|F(rc + e) - F(rc - e)|`` must shrink linearly with e (a jump would not shrink); the
+    H-O block itself vanishes quadratically (C^1 cutoff) and is exactly 0 outside.
+    """
+    f = case["focks"][which]  # [rc-e0, rc+e0, rc-e1, rc+e1]
+    jumps = [np.abs(f[2 * k] - f[2 * k + 1]).max() for k in range(len(EPS))]
+    assert jumps[0] > 0
+    assert jumps[1] < 0.15 * jumps[0]
+    if which == "pair":
+        ho = slice(6, 11)  # AOs: H 1s | C 1s 2s 2p | O 1s 2s 2p
+        inside = [np.abs(f[2 * k][0, ho]).max() for k in range(len(EPS))]
+        assert 0 < inside[1] < 0.02 * inside[0]
+        np.testing.assert_array_equal(f[1][0, ho], 0.0)
+        np.testing.assert_array_equal(f[3][0, ho], 0.0)
