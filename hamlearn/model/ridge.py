@@ -46,9 +46,11 @@ def _solve(normal: np.ndarray, rhs: np.ndarray, alpha: float) -> np.ndarray:
     a = normal / np.outer(d, d) + alpha * np.eye(len(normal))
     b = rhs / (d[:, None] if rhs.ndim == 2 else d)
     try:
-        v = scipy.linalg.solve(a, b, assume_a="pos")
-    except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning):
-        v = np.linalg.lstsq(a, b, rcond=None)[0]
+        v = scipy.linalg.cho_solve(scipy.linalg.cho_factor(a), b)
+    except np.linalg.LinAlgError:  # not numerically positive definite: eigen-decomposition
+        lam, vec = np.linalg.eigh(a)
+        lam = np.where(lam > 1e-14 * lam.max(), lam, np.inf)
+        v = vec @ ((vec.T @ b) / (lam[:, None] if b.ndim == 2 else lam))
     return v / (d[:, None] if rhs.ndim == 2 else d)
 
 
