@@ -82,6 +82,8 @@ class DataConfig:
         dask_scheduler: address of a Dask distributed scheduler (``tcp://host:8786``);
             set, it replaces the local workers.
         cookbook_dir: folder of the cookbook data, for ``cookbook`` sources.
+        labels: 'compute' (pyscf, through the cache) or 'published' (use the cookbook's
+            published labels as they are; cookbook sources only, no SCF is run).
     """
 
     sources: tuple[SourceConfig, ...] = ()
@@ -97,6 +99,7 @@ class DataConfig:
     threads_per_worker: int = 1
     dask_scheduler: str | None = None
     cookbook_dir: str | None = None
+    labels: str = choice("compute", "published")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -442,3 +445,19 @@ def config_to_dict(cfg: Config) -> dict:
 def dump_config(cfg: Config, path: str | Path) -> None:
     """Write the resolved config as YAML (round-trips through `load_config`)."""
     Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+
+
+def with_absolute_paths(cfg: Config) -> Config:
+    """The same config with every path field resolved against ``cfg.root`` (for saving a
+    run's config elsewhere: ``data.cache_dir``, ``data.cookbook_dir``, source files,
+    ``eval.structures``)."""
+
+    def absolute(p):
+        return None if p is None else str(cfg.resolve_path(p).resolve())
+
+    data = cfg.data
+    sources = tuple(dataclasses.replace(s, file=absolute(s.file)) for s in data.sources)
+    data = dataclasses.replace(data, sources=sources, cache_dir=absolute(data.cache_dir),
+                               cookbook_dir=absolute(getattr(data, "cookbook_dir", None)))
+    ev = dataclasses.replace(cfg.eval, structures=absolute(cfg.eval.structures))
+    return dataclasses.replace(cfg, data=data, eval=ev)

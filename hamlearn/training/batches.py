@@ -1,0 +1,106 @@
+"""Datasets and batches for the Hamiltonian model: features + QM inputs + targets.
+
+A `Prepared` dataset holds, per molecule, the reference, the fixed features (one
+`FeatureSet` for all) and the unpadded `QMInputs`. `Batcher` turns index lists into
+device batches of a fixed molecule count (short batches are filled with copies of
+their first molecule, masked out of the loss) padded to an AO bucket, so the jitted
+step compiles once per bucket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+
+from hamlearn.config import Config
+from hamlearn.data.record import Reference
+from hamlearn.features import FeatureSet, featurize
+from hamlearn.model import make_batch
+from hamlearn.qm import QMInputs, bucket_size, pad_batch
+from hamlearn.training.targets import build_targets
+
+
+@dataclasses.dataclass(eq=False)
+class Prepared:
+    """Host-side dataset: references, features (all molecules) and QM inputs."""
+
+    refs: list[Reference]
+    features: FeatureSet
+    qm: list[QMInputs]
+
+    @property
+    def nao(self) -> np.ndarray:
+        return self.features.nao
+
+
+def prepare(refs: list[Reference], cfg: Config) -> Prepared:
+    """Features and QM inputs of ``refs`` (model basis ``cfg.model.basis``)."""
+    for r in refs:
+        if r.model.basis.lower() != cfg.model.basis.lower():
+            raise ValueError(f"{r.structure.label}: reference model basis {r.model.basis!r} "
+                             f"differs from model.basis {cfg.model.basis!r}")
+    structures = [r.structure for r in refs]
+    features = featurize(structures, cfg.features, cfg.model.basis)
+    qm = [QMInputs.from_model_data(r.model, r.structure) for r in refs]
+    return Prepared(refs=refs, features=features, qm=qm)
+
+
+def nao_buckets(cfg: Config) -> tuple[int, ...]:
+    from hamlearn.qm import DEFAULT_BUCKETS
+
+    return tuple(cfg.train.nao_buckets) or DEFAULT_BUCKETS
+
+
+class Batcher:
+    """Builds device batches ``{'blocks', 'qm', 'targets'}`` from molecule indices.
+
+    Args:
+        data: the prepared dataset.
+        cfg: run config (loss settings, target basis, buckets).
+        batch_size: molecules per batch (fixed; short batches are filled).
+        with_targets: build target arrays (False for prediction without references).
+    """
+
+    def __init__(self, data: Prepared, cfg: Config, batch_size: int, *,
+                 with_targets: bool = True, multiple_of: int = 1):
+        self.data, self.cfg = data, cfg
+        self.batch_size = -(-max(batch_size, 1) // multiple_of) * multiple_of
+        self.with_targets = with_targets
+        self.buckets = nao_buckets(cfg)
+
+    def chunks(self, indices) -> list[list[int]]:
+        idx = [int(i) for i in indices]
+        return [idx[i:i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
+
+    def batch(self, indices: list[int]) -> dict:
+        """One padded batch of the molecules ``indices`` (at most ``batch_size``)."""
+        n_real = len(indices)
+        full = list(indices) + [indices[0]] * (self.batch_size - n_real)
+        mol_mask = np.arange(self.batch_size) < n_real
+        nao_pad = bucket_size(int(self.data.nao[indices].max()), self.buckets, strict=False)
+        out = {
+            "blocks": make_batch(self.data.features, full, nao_pad),
+            "qm": _to_device(pad_batch([self.data.qm[i] for i in full], nao_pad)),
+            "mol_mask": jnp.asarray(mol_mask),
+        }
+        if self.with_targets:
+            tgt = build_targets([self.data.refs[i] for i in full], nao_pad, self.cfg.train.loss,
+                                self.cfg.train.target_basis, mol_mask)
+            out["targets"] = {k: jnp.asarray(v) for k, v in tgt.items()}
+        return out
+
+    def batches(self, indices) -> list[dict]:
+        return [self.batch(c) for c in self.chunks(indices)]
+
+
+def _to_device(inputs: QMInputs) -> QMInputs:
+    return QMInputs(**{f.name: jnp.asarray(getattr(inputs, f.name))
+                       for f in dataclasses.fields(inputs)})
+
+
+def epoch_order(indices, seed: int, epoch: int) -> np.ndarray:
+    """The training order of ``epoch``: a permutation that depends only on (seed, epoch)."""
+    indices = np.asarray(indices)
+    return indices[np.random.default_rng([seed, epoch]).permutation(len(indices))]

@@ -1,0 +1,249 @@
+"""A training run of the Hamiltonian model, end to end (what `scripts/train.py` calls).
+
+data (cache) -> split -> features -> model (ridge init on the model-basis Fock) ->
+loss through the QM layer -> optax loop (checkpoints, resume) -> test metrics.
+
+Run folder layout: ``config.yaml`` (resolved), ``split.json``, ``scales.json``, the log
+(``log.jsonl`` or CSVs), ``checkpoints/{last,best}.{eqx,json}``, ``metrics_test.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import numpy as np
+
+from hamlearn.config import (Config, ConfigError, config_to_dict, dump_config, load_config,
+                             with_absolute_paths)
+from hamlearn.data.cookbook import load_cookbook
+from hamlearn.data.generate import load_dataset
+from hamlearn.data.record import Reference
+from hamlearn.features import make_spec
+from hamlearn.model import HamiltonianModel, ridge_fit
+from hamlearn.qm import qm_forward_batch
+from hamlearn.training.batches import Batcher, Prepared, epoch_order, prepare
+from hamlearn.training.checkpoint import load_checkpoint
+from hamlearn.training.loop import LoopState, RunLog, fit, has_checkpoint, resume
+from hamlearn.training.losses import loss_terms, weighted_loss
+from hamlearn.training.parallel import make_mesh, replicate, shard_batch
+from hamlearn.training.split import Split, make_split
+from hamlearn.training.step import make_optimizer, make_train_step
+
+log = logging.getLogger("hamlearn.training")
+
+
+# --------------------------------------------------------------------------- data
+def load_references(cfg: Config, *, progress: bool = True) -> list[Reference]:
+    """The run's references: published cookbook labels or the pyscf pipeline (cached).
+
+    With ``data.labels: published`` every source must be a ``cookbook`` source; their
+    published labels are used as they are. Otherwise the references come from
+    `hamlearn.data.generate.load_dataset` (failures are reported and left out).
+    """
+    data = cfg.data
+    if getattr(data, "labels", "compute") == "published":
+        refs = []
+        for src in data.sources:
+            if src.cookbook is None or data.cookbook_dir is None:
+                raise ConfigError("data.labels=published needs cookbook sources and "
+                                  "data.cookbook_dir")
+            refs += load_cookbook(cfg.resolve_path(data.cookbook_dir), src.cookbook, src.index)
+        return refs
+    result = load_dataset(data, cfg.root, progress=progress)
+    if result.failures:
+        log.warning("%d molecule(s) failed and are left out:\n%s", len(result.failures),
+                    "\n".join(f"  {f.name}: {f.reason}" for f in result.failures))
+    if not result.references:
+        raise RuntimeError("no reference data: every molecule failed")
+    return result.references
+
+
+def build_model(cfg: Config, *, key) -> HamiltonianModel:
+    """The model skeleton of a config (random weights from ``key``)."""
+    spec = make_spec(cfg.features, cfg.model.basis)
+    return HamiltonianModel(spec, key=key, gated=cfg.model.gated)
+
+
+# --------------------------------------------------------------------------- loss
+def predict_batch(model: HamiltonianModel, batch: dict) -> dict:
+    """Model + QM layer on one batch: F and every observable, leading ``batch`` axis."""
+    fock = model(batch["blocks"])
+    return dict(qm_forward_batch(fock, batch["qm"]), fock=fock)
+
+
+def make_loss_fn(weights: dict[str, float], scales: dict[str, float]):
+    """``loss(model, batch) -> (total, terms)``; terms are the raw per-target MSEs."""
+
+    def loss_fn(model, batch):
+        terms = loss_terms(predict_batch(model, batch), batch["targets"])
+        return weighted_loss(terms, weights, scales), terms
+
+    return loss_fn
+
+
+def loss_weights(cfg: Config) -> dict[str, float]:
+    lc = cfg.train.loss
+    w = {"eigenvalues": lc.eigenvalues, "gap": lc.gap, "dipole": lc.dipole,
+         "polarizability": lc.polarizability, "matrix": lc.matrix}
+    if not any(w.values()):
+        raise ConfigError("train.loss: every weight is 0; nothing to train on")
+    return w
+
+
+def batch_terms(model, batch: dict) -> dict:
+    """Raw loss terms of one batch, through the jitted forward shared with evaluation."""
+    from hamlearn.training.evaluate import forward
+
+    return loss_terms(forward(model, batch), batch["targets"])
+
+
+def initial_scales(model, batches: list[dict], weights: dict[str, float]) -> dict[str, float]:
+    """Each term's mean over the training batches for the initial model (the normaliser)."""
+    sums: dict[str, float] = {}
+    for b in batches:
+        for k, v in batch_terms(model, b).items():
+            sums[k] = sums.get(k, 0.0) + float(v) / len(batches)
+    return {k: max(v, 1e-16) for k, v in sums.items() if weights.get(k)}
+
+
+# --------------------------------------------------------------------------- run
+@dataclasses.dataclass
+class RunResult:
+    workdir: Path
+    model: HamiltonianModel
+    data: Prepared
+    split: Split
+    state: LoopState
+    test_metrics: dict
+
+
+def _check_same_config(cfg: Config, workdir: Path) -> None:
+    saved = workdir / "config.yaml"
+    if saved.is_file():
+        old = config_to_dict(load_config(saved))
+        if old != config_to_dict(with_absolute_paths(cfg)):
+            raise ConfigError(f"--resume: the config differs from the run's {saved}; resume "
+                              "with that file or start a new workdir")
+
+
+def initial_model(cfg: Config, data: Prepared, split: Split) -> HamiltonianModel:
+    """Random init from the seed, then (if enabled) the ridge fit of the model-basis F."""
+    model = build_model(cfg, key=jax.random.PRNGKey(cfg.train.seed))
+    if cfg.train.ridge_init:
+        train = [int(i) for i in split.train if data.refs[i].model.fock is not None]
+        if train:
+            t0 = time.perf_counter()
+            model = ridge_fit(model, data.features, [data.refs[i].model.fock for i in train],
+                              cfg.model.ridge_alpha, indices=train)
+            log.info("ridge initialisation on %d Fock matrices: %.1f s", len(train),
+                     time.perf_counter() - t0)
+        else:
+            log.warning("train.ridge_init: no model-basis Fock matrices; random init kept")
+    return model
+
+
+def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
+          progress: bool = True, refs: list[Reference] | None = None) -> RunResult:
+    """Train (or resume) a Hamiltonian model run in ``workdir``; returns the best model."""
+    from hamlearn.training.evaluate import evaluate_indices, forward, split_outputs
+
+    workdir = Path(workdir)
+    weights = loss_weights(cfg)
+    if resume_run:
+        if not has_checkpoint(workdir):
+            raise FileNotFoundError(f"--resume: no checkpoint in {workdir / 'checkpoints'}")
+        _check_same_config(cfg, workdir)
+    elif has_checkpoint(workdir):
+        raise FileExistsError(f"{workdir} already holds a run; pass --resume to continue it "
+                              "or choose another --workdir")
+    workdir.mkdir(parents=True, exist_ok=True)
+    dump_config(with_absolute_paths(cfg), workdir / "config.yaml")
+
+    refs = load_references(cfg, progress=progress) if refs is None else refs
+    split = make_split([r.structure for r in refs], cfg.train.split, cfg.train.seed)
+    (workdir / "split.json").write_text(json.dumps(split.as_dict()))
+    data = prepare(refs, cfg)
+
+    mesh = make_mesh(cfg.train.devices)
+    bs = cfg.train.batch_size or len(split.train)
+    batcher = Batcher(data, cfg, bs, multiple_of=max(cfg.train.devices, 1))
+    val_idx = split.validation if len(split.validation) else split.train
+    val_chunks = batcher.chunks(val_idx)
+    val_batches = [shard_batch(batcher.batch(c), mesh) for c in val_chunks]
+
+    model = initial_model(cfg, data, split)
+    scales = _scales(cfg, workdir, model, batcher, split, weights, resume_run)
+    loss_fn = make_loss_fn(weights, scales)
+    n_steps = len(batcher.chunks(split.train))
+    optimizer = make_optimizer(cfg.train, n_steps)
+    opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))
+    runlog, state = RunLog(workdir, cfg.train.log_format), None
+    if resume_run:
+        model, opt_state, state = resume(workdir, model, opt_state, runlog)
+    model, opt_state = replicate(model, mesh), replicate(opt_state, mesh)
+
+    cache: dict = {}
+
+    def batches_for_epoch(epoch):
+        if bs >= len(split.train):  # full batch: the same batch every epoch
+            if "full" not in cache:
+                cache["full"] = [shard_batch(batcher.batch(list(split.train)), mesh)]
+            return cache["full"]
+        order = epoch_order(split.train, cfg.train.seed, epoch)
+        return [shard_batch(batcher.batch(c), mesh) for c in batcher.chunks(order)]
+
+    def validate(m):
+        outs = [forward(m, b) for b in val_batches]
+        losses = [float(weighted_loss(loss_terms(o, b["targets"]), weights, scales))
+                  for o, b in zip(outs, val_batches)]
+        preds = [p for o, c in zip(outs, val_chunks) for p in split_outputs(o, c, data)]
+        metrics = evaluate_indices(m, data, batcher, val_idx, cfg, preds=preds)["metrics"]
+        return {"loss": float(np.mean(losses)),
+                **{k: v for k, v in metrics.items() if k.startswith("mae_")}}
+
+    step = make_train_step(loss_fn, optimizer)
+    model, opt_state, state = fit(model, opt_state, step, batches_for_epoch, validate, cfg.train,
+                                  workdir, state=state, runlog=runlog, progress=progress)
+    best, _ = load_checkpoint(workdir / "checkpoints", "best", model)
+    test = {}
+    if len(split.test):
+        test = evaluate_indices(best, data, batcher, split.test, cfg)["metrics"]
+        (workdir / "metrics_test.json").write_text(json.dumps(test, indent=1))
+    return RunResult(workdir, best, data, split, state, test)
+
+
+def _scales(cfg, workdir, model, batcher, split, weights, resume_run) -> dict[str, float]:
+    path = workdir / "scales.json"
+    if resume_run and path.is_file():
+        return json.loads(path.read_text())
+    batches = batcher.batches(split.train)
+    scales = initial_scales(model, batches, weights)
+    path.write_text(json.dumps(scales, indent=1))
+    return scales
+
+
+def load_run(workdir: str | Path, which: str = "best") -> tuple[Config, HamiltonianModel]:
+    """The config and the ``best`` (or ``last``) model of a finished run folder."""
+    workdir = Path(workdir)
+    cfg_path = workdir / "config.yaml"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{workdir} is not a hamlearn run (no config.yaml)")
+    cfg = load_config(cfg_path)
+    skeleton = build_model(cfg, key=jax.random.PRNGKey(0))
+    folder = workdir / "checkpoints"
+    if which == "last":
+        (model, _), _ = load_checkpoint(folder, "last", (skeleton, _opt_skeleton(cfg, skeleton)))
+    else:
+        model, _ = load_checkpoint(folder, "best", skeleton)
+    return cfg, model
+
+
+def _opt_skeleton(cfg: Config, model):
+    opt = make_optimizer(cfg.train, 1)
+    return opt.init(eqx.filter(model, eqx.is_inexact_array))

@@ -1,0 +1,79 @@
+#!/usr/bin/env python
+"""Evaluate a trained run on any structure file (or on its own test split).
+
+    python scripts/evaluate.py --run runs/NAME [--structures FILE] [--out DIR]
+
+References for FILE come through the run's reference cache (computed when missing) with
+the run's method and bases. Writes ``metrics.json`` and ``parity.png`` to DIR (default
+``<run>/eval/<file stem or 'test'>``) and prints MAE/RMSE per target in eV, Debye, a.u.
+and %, grouped by heavy-atom count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+from hamlearn.config import ConfigError, SourceConfig
+from hamlearn.data.sources import SourceError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", required=True, help="run folder of scripts/train.py")
+    parser.add_argument("--structures", help="structure file (xyz, extxyz, ...); default: "
+                        "eval.structures of the run's config, else its test split")
+    parser.add_argument("--index", default=":", help="frames of --structures (ase syntax)")
+    parser.add_argument("--out", help="output folder")
+    parser.add_argument("--which", default="best", choices=("best", "last"))
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except (ConfigError, SourceError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def run(args) -> int:
+    import json
+
+    from hamlearn.training.batches import Batcher, prepare
+    from hamlearn.training.evaluate import evaluate_indices, write_report
+    from hamlearn.training.run import load_references, load_run
+
+    run_dir = Path(args.run)
+    cfg, model = load_run(run_dir, args.which)
+    structures = args.structures or cfg.eval.structures
+    if structures:
+        path = Path(structures).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"structure file {path} does not exist")
+        data_cfg = dataclasses.replace(cfg.data, labels="compute", sources=(
+            SourceConfig(file=str(path), index=args.index),))
+        refs = load_references(dataclasses.replace(cfg, data=data_cfg),
+                               progress=not args.no_progress)
+        indices, name = list(range(len(refs))), path.stem
+    else:
+        refs = load_references(cfg, progress=not args.no_progress)
+        indices = json.loads((run_dir / "split.json").read_text())["test"]
+        name = "test"
+        if not indices:
+            raise FileNotFoundError("the run has no test split; pass --structures")
+    data = prepare(refs, cfg)
+    batcher = Batcher(data, cfg, min(len(indices), 32))
+    result = evaluate_indices(model, data, batcher, indices, cfg)
+    out = Path(args.out) if args.out else run_dir / "eval" / name
+    table = write_report(result, data, indices, cfg, out, plots=cfg.eval.plots)
+    print(f"{len(indices)} molecules, target basis {cfg.train.target_basis}, model {args.which}")
+    print(table)
+    print(f"\nwritten: {out / 'metrics.json'}" + (f", {out / 'parity.png'}" if cfg.eval.plots else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
