@@ -126,7 +126,7 @@ RESUME_CONFIG = """data:
   cache_dir: cache
   n_workers: {workers}
 """
-MOLECULES = ["H2O", "NH3", "CH4", "HF", "C2H2", "HCN", "H2CO", "CH3OH", "C2H4", "N2"]
+MOLECULES = ["H2O", "NH3", "CH4", "HF", "HCN", "H2CO", "CH3OH"]
 
 
 def _start(tmp_path, workers):
