@@ -112,11 +112,17 @@ def available_cores() -> int:
 
 
 def plan_workers(n_workers: int, threads: int, n_tasks: int) -> tuple[int, int]:
-    """``(workers, threads)`` with workers x threads <= cores (n_workers 0: fill the cores)."""
+    """``(workers, threads)`` with workers x threads <= cores.
+
+    ``n_workers`` 0 fills the cores: one worker per ``threads`` cores, and when there are
+    fewer molecules than that, the spare cores go to the workers' threads.
+    """
     cores = available_cores()
     threads = max(1, min(threads, cores))
     workers = cores // threads if n_workers <= 0 else min(n_workers, cores)
     workers = max(1, min(workers, n_tasks))
+    if n_workers <= 0:
+        threads = max(threads, cores // workers)
     threads = max(1, min(threads, cores // workers))
     return workers, threads
 

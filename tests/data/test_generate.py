@@ -80,7 +80,9 @@ def test_plan_workers_never_oversubscribes(monkeypatch):
     monkeypatch.setattr(gen, "available_cores", lambda: 8)
     assert gen.plan_workers(0, 1, 100) == (8, 1)
     assert gen.plan_workers(0, 2, 100) == (4, 2)
-    assert gen.plan_workers(0, 1, 3) == (3, 1)
+    assert gen.plan_workers(0, 1, 3) == (3, 2)  # spare cores become threads
+    assert gen.plan_workers(0, 1, 1) == (1, 8)
+    assert gen.plan_workers(2, 1, 100) == (2, 1)
     assert gen.plan_workers(16, 1, 100) == (8, 1)
     assert gen.plan_workers(4, 4, 100) == (4, 2)
 
