@@ -95,4 +95,4 @@ def dipole_derivatives(
         inputs = qm_inputs_from_mol(m)
         return qm_forward(fock_fn(inputs.ovlp, m.atom_coords()), inputs)["dipole"]
 
-    return jax.jacfwd(dipole_of)(mol).coords
+    return jax.jit(jax.jacfwd(dipole_of))(mol).coords

@@ -20,6 +20,7 @@ from jaxtyping import Array, Bool, Float, Int
 
 from hamlearn.qm.density import make_density
 from hamlearn.qm.eigh import DEG_THRESH, generalized_eigh
+from hamlearn.qm.response import sos_value
 
 
 def homo_lumo_gap(
@@ -158,12 +159,7 @@ def polarizability_sos(
     Returns:
         ``(3, 3)`` symmetric polarizability (Bohr^3).
     """
-    real = _real_mo_mask(mo_occ, mo_mask)
-    pair = (mo_occ[:, None] > mo_occ[None, :]) & real[:, None] & real[None, :]
-    gap = jnp.where(pair, mo_energy[None, :] - mo_energy[:, None], 1.0)  # double-where
-    weight = jnp.where(pair, 2.0 * (mo_occ[:, None] - mo_occ[None, :]) / gap, 0.0)
-    r_mo = jnp.einsum("pi,xpq,qj->xij", mo_coeff, dip_ints, mo_coeff)
-    return jnp.einsum("xpq,pq,ypq->xy", r_mo, weight, r_mo)
+    return sos_value(mo_energy, mo_coeff, dip_ints, mo_occ, mo_mask)
 
 
 def polarizability_field(fock, ovlp, dip_ints, mo_occ, nuclear_dipole=None):

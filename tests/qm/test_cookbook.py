@@ -1,4 +1,4 @@
-"""The shared QM7 STO-3G Fock/overlap reproduce the stored MO energies, dipoles, polarizabilities."""
+"""QM7 STO-3G Fock/overlap reproduce the stored MO energies, dipoles and polarizabilities."""
 
 import ase.io
 import jax

@@ -44,7 +44,7 @@ def test_check_grads_density_and_energies(rng):
         e, c = generalized_eigh(fock, ovlp)
         return make_density(c, occ), e
 
-    check_grads(jax.jit(f), (fock, ovlp), order=2, modes=["fwd", "rev"])
+    check_grads(jax.jit(f), (fock, ovlp), order=1, modes=["fwd", "rev"])
 
 
 def test_degenerate_eigenvalues_give_finite_exact_gradients(rng):

@@ -1,5 +1,6 @@
 """qm_forward on pyscf's converged (F, S) reproduces pyscf's own observables."""
 
+import dataclasses
 import warnings
 
 import jax
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from hamlearn.qm import (
+    QMInputs,
     frontier_orbitals,
     homo_lumo_gap,
     mo_window,
@@ -96,3 +98,20 @@ def test_polarizability_sos_is_origin_independent(pyscf_case):
     shifted = inp.dip_ints + jnp.array([0.3, -1.2, 2.0])[:, None, None] * inp.ovlp[None]
     alpha = polarizability_sos(out["mo_energy"], out["mo_coeff"], shifted, inp.mo_occ)
     np.testing.assert_allclose(alpha, out["polarizability"], atol=1e-10)
+
+
+def test_inputs_from_model_data(pyscf_case):
+    from hamlearn.data.record import ModelBasisData
+
+    case = pyscf_case("NH3")
+    model = ModelBasisData(basis="sto-3g", ovlp=case.ovlp, dip_ints=case.dip_ints,
+                           origin=case.origin, fock=case.fock)
+    inp = QMInputs.from_model_data(model, case.structure)
+    np.testing.assert_array_equal(inp.mo_occ, [2.0] * 5 + [0.0] * 3)
+    assert inp.ao_mask.all() and inp.nao == 8
+    out = forward(jnp.asarray(model.fock), inp)
+    np.testing.assert_allclose(out["dipole"], case.mf.dip_moment(unit="AU", verbose=0),
+                               atol=TOL_DIP)
+    odd = dataclasses.replace(case.structure, charge=1)
+    with pytest.raises(ValueError, match="closed shell"):
+        QMInputs.from_model_data(model, odd)

@@ -8,7 +8,9 @@ import pytest
 from hamlearn.qm import (
     PADDING_SHIFT,
     bucket_size,
+    closed_shell_occupations,
     group_by_bucket,
+    mo_window,
     pad_batch,
     pad_matrix,
     qm_forward,
@@ -73,6 +75,18 @@ def test_padded_gradient_equals_unpadded(batch):
         np.testing.assert_array_equal(grad[k, n:], 0.0)
         np.testing.assert_array_equal(grad[k, :, n:], 0.0)
     np.testing.assert_array_equal(grad[len(cases)], 0.0)  # the filler
+
+
+def test_occupations_and_mo_window_ignore_padding(batch):
+    cases, inputs, focks = batch
+    out = jax.jit(jax.vmap(qm_forward))(focks, inputs)
+    k = NAMES.index("H2O")  # 7 AOs padded to 16, 5 occupied
+    np.testing.assert_array_equal(inputs.mo_occ[k], closed_shell_occupations(16, 5))
+    np.testing.assert_array_equal(closed_shell_occupations(16, 9, inputs.ao_mask[k]),
+                                  [2.0] * 7 + [0.0] * 9)
+    values, mask = mo_window(out["mo_energy"][k], out["mo_occ"][k], 100, out["mo_mask"][k])
+    np.testing.assert_array_equal(mask, np.arange(16) < 7)  # all real MOs, no padded one
+    assert np.abs(values).max() < 100.0
 
 
 def test_filler_molecule_is_finite_and_empty(batch):
