@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--which", default="best", choices=("best", "last"))
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    from hamlearn.runtime import setup_jax
+
+    setup_jax()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return run(args)

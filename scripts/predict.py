@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", default=":", help="frames (ase syntax)")
     parser.add_argument("--out", help="output prefix")
     args = parser.parse_args(argv)
+    from hamlearn.runtime import setup_jax
+
+    setup_jax()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         from hamlearn.training.predict import predict_file

@@ -2,9 +2,14 @@
 
 from pathlib import Path
 
+import os
+import tempfile
+
 import jax
 
 jax.config.update("jax_enable_x64", True)
+# CLI subprocesses of one test session share a persistent XLA compilation cache
+os.environ.setdefault("HAMLEARN_JAX_CACHE", tempfile.mkdtemp(prefix="hamlearn-jax-cache-"))
 
 import ase.build  # noqa: E402
 import numpy as np  # noqa: E402

@@ -165,10 +165,15 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
     workdir.mkdir(parents=True, exist_ok=True)
     dump_config(with_absolute_paths(cfg), workdir / "config.yaml")
 
+    t0 = time.perf_counter()
     refs = load_references(cfg, progress=progress) if refs is None else refs
     split = make_split([r.structure for r in refs], cfg.train.split, cfg.train.seed)
     (workdir / "split.json").write_text(json.dumps(split.as_dict()))
+    t1 = time.perf_counter()
     data = prepare(refs, cfg)
+    log.info("%d molecules (train %d, validation %d, test %d): references %.1f s, "
+             "features %.1f s", len(refs), len(split.train), len(split.validation),
+             len(split.test), t1 - t0, time.perf_counter() - t1)
 
     mesh = make_mesh(cfg.train.devices)
     bs = cfg.train.batch_size or len(split.train)

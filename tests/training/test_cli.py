@@ -1,0 +1,140 @@
+"""The CLIs as a user runs them: a two-step smoke run of train.py, evaluate.py and
+predict.py on it, resume after kill -9 equal to the uninterrupted run, config errors
+before any work, determinism (same seed, same weights)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "tests" / "training" / "data" / "tiny.yaml"
+# one step per molecule, a checkpoint after every step: resume can be checked mid-epoch
+RESUMABLE = ["train.batch_size=1", "train.epochs=2", "train.checkpoint_every=1"]
+
+
+def cli(script, *args, check=True, **kw):
+    env = dict(os.environ, MPLBACKEND="Agg", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *map(str, args)],
+                         capture_output=True, text=True, env=env, timeout=900, **kw)
+    if check:
+        assert out.returncode == 0, out.stderr[-4000:]
+    return out
+
+
+def train_log(run):
+    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    return [(r["step"], r["loss"]) for r in rows if r["kind"] == "train"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, cache):
+    run = tmp_path_factory.mktemp("runs") / "smoke"
+    out = cli("train.py", "--config", TINY, "--workdir", run, "--no-progress",
+              "--set", f"data.cache_dir={cache}", *sum((["--set", s] for s in RESUMABLE), []))
+    return run, out
+
+
+def test_train_smoke(smoke_run):
+    run, out = smoke_run
+    assert "test set (1 molecules" in out.stdout
+    for name in ("config.yaml", "split.json", "scales.json", "log.jsonl", "metrics_test.json",
+                 "checkpoints/best.eqx", "checkpoints/last.json"):
+        assert (run / name).is_file(), name
+    steps = [s for s, _ in train_log(run)]
+    assert steps == list(range(1, 7))  # 3 molecules x 2 epochs
+    metrics = json.loads((run / "metrics_test.json").read_text())
+    assert np.isfinite(metrics["mae_eigenvalues_ev"]) and metrics["n_molecules"] == 1
+
+
+def test_evaluate_on_structure_file(smoke_run, tmp_path):
+    import ase.build
+    import ase.io
+
+    run, _ = smoke_run
+    path = tmp_path / "two.xyz"
+    ase.io.write(path, [ase.build.molecule("H2O"), ase.build.molecule("CH3OH")])
+    out = cli("evaluate.py", "--run", run, "--structures", path, "--out", tmp_path / "ev",
+              "--no-progress")
+    report = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert report["metrics"]["n_molecules"] == 2
+    assert set(report["by_heavy_atoms"]) == {"1", "2"}
+    assert (tmp_path / "ev" / "parity.png").stat().st_size > 10_000
+    assert "eigenvalues_ev" in out.stdout and "dipole_debye" in out.stdout
+
+
+def test_predict_writes_extxyz_and_json(smoke_run, tmp_path):
+    import ase.build
+    import ase.io
+
+    run, _ = smoke_run
+    path = tmp_path / "new.xyz"
+    ase.io.write(path, [ase.build.molecule("CH3CHO")])
+    cli("predict.py", "--run", run, "--structures", path, "--out", tmp_path / "pred")
+    frames = ase.io.read(tmp_path / "pred.extxyz", ":")
+    result = json.loads((tmp_path / "pred.json").read_text())
+    assert len(frames) == 1 and len(result) == 1
+    assert len(result[0]["mo_energies_ev"]) == 19  # STO-3G AOs of CH3CHO
+    assert result[0]["n_occupied"] == 12
+    assert np.asarray(frames[0].info["polarizability_au"]).shape == (3, 3)
+    assert np.isclose(result[0]["gap_ev"], result[0]["lumo_ev"] - result[0]["homo_ev"])
+
+
+def test_resume_after_kill9_matches_uninterrupted(smoke_run, cache, tmp_path):
+    reference, _ = smoke_run
+    run = tmp_path / "killed"
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    args = [sys.executable, str(ROOT / "scripts" / "train.py"), "--config", str(TINY),
+            "--workdir", str(run), "--no-progress", "--set", f"data.cache_dir={cache}",
+            *sum((["--set", s] for s in RESUMABLE), [])]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = run / "log.jsonl"
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if log.exists() and sum('"train"' in ln for ln in log.read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    out = cli("train.py", "--config", TINY, "--workdir", run, "--no-progress", "--resume",
+              "--set", f"data.cache_dir={cache}", *sum((["--set", s] for s in RESUMABLE), []))
+    assert "steps: 6" in out.stdout
+    assert train_log(run) == train_log(reference)  # bitwise: same losses, same steps
+
+
+@pytest.mark.slow  # the kill -9 test already compares two processes step by step
+def test_same_seed_same_weights(smoke_run, cache, tmp_path):
+    reference, _ = smoke_run
+    run = tmp_path / "again"
+    cli("train.py", "--config", TINY, "--workdir", run, "--no-progress",
+        "--set", f"data.cache_dir={cache}", *sum((["--set", s] for s in RESUMABLE), []))
+    assert (run / "checkpoints" / "best.eqx").read_bytes() == \
+        (reference / "checkpoints" / "best.eqx").read_bytes()
+
+
+def test_config_errors_before_any_work(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.read_text().replace("  learning_rate:", "  learnig_rate:"))
+    out = cli("train.py", "--config", bad, "--workdir", tmp_path / "r", check=False)
+    assert out.returncode == 2
+    assert "unknown key 'train.learnig_rate'" in out.stderr and "bad.yaml:" in out.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_existing_run_needs_resume(smoke_run, cache):
+    run, _ = smoke_run
+    out = cli("train.py", "--config", TINY, "--workdir", run, "--set",
+              f"data.cache_dir={cache}", check=False)
+    assert out.returncode == 2 and "--resume" in out.stderr
