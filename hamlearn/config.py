@@ -141,15 +141,16 @@ class ModelConfig:
     Attributes:
         kind: 'hamiltonian'.
         basis: the minimal (model) basis, a pyscf basis name.
-        ridge_alpha: ridge regularisation relative to the mean diagonal of the normal
-            matrix of each block type (dimensionless).
+        ridge_alpha: ridge penalty relative to the mean diagonal of the normal matrix of
+            each block type and irrep (dimensionless; `hamlearn.model.ridge`). Measured
+            best: ~1e-8 for many geometries of one molecule (ethane), ~1e-3 across QM7.
         gated: multiply every equivariant output by an invariant gate ``1 + tanh(v . x0)``
             of the block's scalar features (a nonlinearity that keeps equivariance).
     """
 
     kind: str = choice("hamiltonian")
     basis: str = "sto-3g"
-    ridge_alpha: float = 1e-8
+    ridge_alpha: float = 1e-4
     gated: bool = False
 
 

@@ -11,6 +11,7 @@ from hamlearn.model.batch import BlockBatch as BlockBatch
 from hamlearn.model.batch import TypeBatch as TypeBatch
 from hamlearn.model.batch import make_batch as make_batch
 from hamlearn.model.hamiltonian import HamiltonianModel as HamiltonianModel
+from hamlearn.model.hamiltonian import fock_batch as fock_batch
 from hamlearn.model.hamiltonian import predict_fock as predict_fock
 from hamlearn.model.direct import fit_fock as fit_fock
 from hamlearn.model.direct import fock_loss as fock_loss

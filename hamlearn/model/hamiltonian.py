@@ -120,8 +120,14 @@ class HamiltonianModel(eqx.Module):
         return assemble_fock(self.blocks(batch), batch)
 
 
+@eqx.filter_jit
+def fock_batch(model: HamiltonianModel, batch: BlockBatch) -> Float[Array, "batch nao nao"]:
+    """Jitted ``model(batch)``; one compile per (model structure, batch shapes)."""
+    return model(batch)
+
+
 def predict_fock(model: HamiltonianModel, structure: Structure) -> np.ndarray:
     """``(nao, nao)`` predicted F (Hartree, pyscf AO order) of one molecule (featurises it)."""
     fs = featurize([structure], model.spec.cfg, model.spec.basis)
-    fock = eqx.filter_jit(model.__call__)(make_batch(fs, [0]))
+    fock = fock_batch(model, make_batch(fs, [0]))
     return np.asarray(fock[0, : fs.nao[0], : fs.nao[0]])

@@ -12,8 +12,10 @@ and M, the least-squares problem splits into one ridge regression per (type, irr
   transpose partner of s (`swap_partner`) and ``Px`` the swapped features (`pair_swap`):
   shell pairs s, s' are solved jointly.
 
-``alpha`` is relative: features are scaled to unit norm over the fitted entries before the
-penalty ``alpha |W_scaled|^2`` is applied (`_solve`), so it is dimensionless. Gates
+``alpha`` is relative (dimensionless): the penalty is ``alpha * mean(diag(normal matrix))
+* |W|^2`` per (type, irrep), which shrinks rarely active features hardest and generalises
+best across QM7 (measured: `benchmarks/fit_fock_ridge.py`); ``standardize=True`` instead
+penalises every feature relative to its own scale. Gates
 (if any) are ignored: the fit is exact for a linear model (gates initialised to zero).
 """
 
@@ -32,7 +34,8 @@ from hamlearn.model.blocks import block_templates, swap_partner
 from hamlearn.model.hamiltonian import HamiltonianModel
 
 
-def _solve(normal: np.ndarray, rhs: np.ndarray, alpha: float) -> np.ndarray:
+def _solve(normal: np.ndarray, rhs: np.ndarray, alpha: float,
+           standardize: bool = False) -> np.ndarray:
     """Ridge solution on standardised features.
 
     With ``d = sqrt(diag N)`` (features scaled to unit norm; floored at 1e-3 of the rms
@@ -41,8 +44,11 @@ def _solve(normal: np.ndarray, rhs: np.ndarray, alpha: float) -> np.ndarray:
     relative to its own scale, so one ``alpha`` serves features of very different sizes.
     """
     diag = np.clip(np.diag(normal), 0.0, None)
-    # floor: a feature (almost) never active in the data must not get a huge weight
-    d = np.maximum(np.sqrt(diag), 1e-3 * np.sqrt(max(diag.mean(), 1e-300)))
+    if standardize:
+        # floor: a feature (almost) never active in the data must not get a huge weight
+        d = np.maximum(np.sqrt(diag), 1e-3 * np.sqrt(max(diag.mean(), 1e-300)))
+    else:  # one penalty alpha * mean(diag N) for all features
+        d = np.full(len(diag), np.sqrt(max(diag.mean(), 1e-300)))
     a = normal / np.outer(d, d) + alpha * np.eye(len(normal))
     b = rhs / (d[:, None] if rhs.ndim == 2 else d)
     try:
@@ -65,7 +71,7 @@ def _targets(ref: np.ndarray, templ: np.ndarray) -> np.ndarray:
     return np.einsum("npq,smpq->nsm", ref, templ) / norm
 
 
-def _fit_plain(x: np.ndarray, t: np.ndarray, alpha: float, bias: bool):
+def _fit_plain(x: np.ndarray, t: np.ndarray, alpha: float, bias: bool, std: bool):
     """One Gram matrix for all shell pairs: returns ``(W (s, f), b (s,) or None)``."""
     xf = _flat(x)  # (n*M, f)
     tf = np.swapaxes(t, 1, 2).reshape(-1, t.shape[1])  # (n*M, s)
@@ -73,13 +79,14 @@ def _fit_plain(x: np.ndarray, t: np.ndarray, alpha: float, bias: bool):
     if bias:
         xm, tm = xf.mean(0), tf.mean(0)
         xf, tf = xf - xm, tf - tm
-    w = _solve(xf.T @ xf, xf.T @ tf, alpha).T
+    w = _solve(xf.T @ xf, xf.T @ tf, alpha, std).T
     if bias:
         b = tm - w @ xm
     return w, b
 
 
-def _fit_swapped(x: np.ndarray, px: np.ndarray, t: np.ndarray, partner, sign, alpha: float):
+def _fit_swapped(x: np.ndarray, px: np.ndarray, t: np.ndarray, partner, sign, alpha: float,
+                 std: bool):
     """Same-element pairs: coefficient ``(W[s] x + sign W[partner] Px) / 2``."""
     xf, pf = _flat(x), _flat(px)
     gxx, gpp, gxp = xf.T @ xf, pf.T @ pf, xf.T @ pf
@@ -90,19 +97,20 @@ def _fit_swapped(x: np.ndarray, px: np.ndarray, t: np.ndarray, partner, sign, al
         ts = np.swapaxes(t, 1, 2).reshape(-1, n_sp)
         if p == s:  # t = W_s . (x + sg Px) / 2
             z = 0.5 * (xf + sg * pf)
-            w[s] = _solve(z.T @ z, z.T @ ts[:, s], alpha)
+            w[s] = _solve(z.T @ z, z.T @ ts[:, s], alpha, std)
         elif s < p:  # joint unknowns [W_s, W_p]
             cross = sg * (gxp + gxp.T)
             normal = 0.25 * np.block([[gxx + gpp, cross], [cross, gxx + gpp]])
             rhs = 0.5 * np.concatenate([xf.T @ ts[:, s] + sg * pf.T @ ts[:, p],
                                         sg * pf.T @ ts[:, s] + xf.T @ ts[:, p]])
-            sol = _solve(normal, rhs, alpha)
+            sol = _solve(normal, rhs, alpha, std)
             w[s], w[p] = sol[:nf], sol[nf:]
     return w
 
 
 def ridge_fit(model: HamiltonianModel, feature_set: FeatureSet, focks: Sequence[np.ndarray],
-              alpha: float = 1e-8, *, indices: Sequence[int] | None = None) -> HamiltonianModel:
+              alpha: float = 1e-4, *, indices: Sequence[int] | None = None,
+              standardize: bool = False) -> HamiltonianModel:
     """Fit all linear weights and on-site biases so that the model's F matches ``focks``.
 
     Args:
@@ -112,6 +120,9 @@ def ridge_fit(model: HamiltonianModel, feature_set: FeatureSet, focks: Sequence[
             ``focks[k]`` belongs to molecule ``indices[k]``.
         alpha: relative ridge penalty (see module doc).
         indices: molecules of ``feature_set`` to fit on (default: all, in order).
+        standardize: penalise each feature relative to its own scale (`_solve`); False:
+            one penalty ``alpha * mean(diag(normal matrix))`` for all features, which
+            shrinks rarely active features harder.
 
     Returns:
         the model with new ``weights`` and ``biases`` (types absent from the data keep theirs).
@@ -138,9 +149,10 @@ def ridge_fit(model: HamiltonianModel, feature_set: FeatureSet, focks: Sequence[
             if kind == "pair" and elems[0] == elems[1]:
                 perm, fsign = pair_swap(model.spec.cfg, ir)
                 partner, sign = swap_partner(basis, elems, ir)
-                w = _fit_swapped(x, x[:, perm, :] * fsign[None, :, None], t, partner, sign, alpha)
+                w = _fit_swapped(x, x[:, perm, :] * fsign[None, :, None], t, partner, sign, alpha,
+                                 standardize)
             else:
-                w, b = _fit_plain(x, t, alpha, bias=(kind == "onsite" and ir == "0e"))
+                w, b = _fit_plain(x, t, alpha, kind == "onsite" and ir == "0e", standardize)
                 if b is not None:
                     biases[key] = np.asarray(b)
             weights[key][ir] = np.asarray(w)

@@ -6,7 +6,6 @@ structures are featurised and predicted in one padded batch (one compile).
 """
 
 import ase.build
-import equinox as eqx
 import jax
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from symmetry_helpers import (ao_permutation, ao_wigner, overlap, random_rotatio
 from hamlearn.config import FeaturesConfig
 from hamlearn.data.structure import Structure
 from hamlearn.features import featurize, make_spec
-from hamlearn.model import HamiltonianModel, make_batch
+from hamlearn.model import HamiltonianModel, fock_batch, make_batch
 from hamlearn.units import ANGSTROM_TO_BOHR
 
 TOL = 1e-10
@@ -51,13 +50,12 @@ def case():
         structs[which] = [chain(rc + sg * e) for e in EPS for sg in (-1, 1)]
     flat = [s for v in structs.values() for s in v]
     fs = featurize(flat, CFG)
-    call = eqx.filter_jit(model.__call__)
-    out = np.asarray(call(make_batch(fs, range(len(flat)))))
+    out = np.asarray(fock_batch(model, make_batch(fs, range(len(flat)))))
     focks, k = {}, 0
     for name, v in structs.items():
         focks[name] = [out[k + j, : fs.nao[k + j], : fs.nao[k + j]] for j in range(len(v))]
         k += len(v)
-    return dict(model=model, call=call, fs=fs, structs=structs, focks=focks, rots=rots)
+    return dict(model=model, fs=fs, structs=structs, focks=focks, rots=rots)
 
 
 @pytest.mark.parametrize("improper", [False, True])
@@ -92,9 +90,9 @@ def test_permutation_translation_and_same_species_swap(case):
 
 def test_batch_composition_and_padding_do_not_matter(case):
     """A different batch (other molecules, extra AO padding) gives the same blocks; pads are 0."""
-    fs, call = case["fs"], case["call"]
+    fs, model = case["fs"], case["model"]
     batch = make_batch(fs, [2, 0], nao_pad=int(fs.nao[0]) + 3)
-    full = np.asarray(call(batch))
+    full = np.asarray(fock_batch(model, batch))
     for b, m in enumerate([2, 0]):
         n = fs.nao[m]
         np.testing.assert_allclose(full[b, :n, :n], case["focks"]["mol"][m], atol=1e-13)
