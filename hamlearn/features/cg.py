@@ -53,7 +53,8 @@ def swap_sign(l1: int, l2: int, L: int) -> int:  # noqa: N803
     raise RuntimeError(f"no swap symmetry found for CG({l1},{l2},{L})")
 
 
-def couple_paths(L: int, parity: int, l_max1: int, l_max2: int) -> list[tuple[int, int]]:  # noqa: N803
+def couple_paths(L: int, parity: int, l_max1: int,  # noqa: N803
+                 l_max2: int) -> list[tuple[int, int]]:
     """All ``(l1, l2)`` with ``|l1-l2| <= L <= l1+l2`` and ``(-1)^(l1+l2) = parity``."""
     return [(l1, l2) for l1 in range(l_max1 + 1) for l2 in range(l_max2 + 1)
             if abs(l1 - l2) <= L <= l1 + l2 and (-1) ** (l1 + l2) == parity]
@@ -98,7 +99,8 @@ def coupling_tensor(paths: tuple[tuple[int, int], ...], L: int, l_max1: int,  # 
 
 
 def couple_all(x1: Float[Array, "n c1 d1"], x2: Float[Array, "n c2 d2"],
-               paths: tuple[tuple[int, int], ...], L: int) -> Float[Array, "n c1 c2 path M"]:  # noqa: N803
+               paths: tuple[tuple[int, int], ...],
+               L: int) -> Float[Array, "n c1 c2 path M"]:  # noqa: N803
     """`couple` for every ``(l1, l2)`` in ``paths`` at once, on degree-concatenated inputs.
 
     ``x1[..., l1^2:(l1+1)^2]`` is the degree-l1 block (same for x2). Two einsums with the

@@ -246,8 +246,8 @@ def featurize(structures, cfg: FeaturesConfig, basis: str = "sto-3g", *,
     sizes = {k: bucket_size(n) for k, n in sizes.items()}
     entries = {k: np.concatenate(v) if v else np.zeros((0, 7), np.int64)
                for k, v in entries.items()}
-    out = {key: {ir: np.empty((len(entries[key]), nf, 2 * int(ir[:-1]) + 1)) for ir, nf in d.items()}
-           for key, (_, _, d) in spec.types().items()}
+    out = {key: {ir: np.empty((len(entries[key]), nf, 2 * int(ir[:-1]) + 1))
+                 for ir, nf in d.items()} for key, (_, _, d) in spec.types().items()}
     filled = dict.fromkeys(out, 0)
     for graph in graphs:
         _run_chunk(graph, sizes, cfg, basis, out, filled)

@@ -68,8 +68,9 @@ def block_templates(basis: str, kind: str, elements: tuple[int, ...], irrep: str
 
 
 @functools.lru_cache(maxsize=None)
-def swap_partner(basis: str, elements: tuple[int, ...], irrep: str) -> tuple[np.ndarray, np.ndarray]:
-    """For a same-element pair type: ``(partner, sign)`` with ``E[s, M]^T = sign[s] E[partner[s], M]``.
+def swap_partner(basis: str, elements: tuple[int, ...],
+                 irrep: str) -> tuple[np.ndarray, np.ndarray]:
+    """Same-element pair type: ``(partner, sign)``, ``E[s, M]^T = sign[s] E[partner[s], M]``.
 
     Transposing a block of shell pair (a, b) gives one of shell pair (b, a) (CG swap
     symmetry); this is how ``B(i,j) = (G(i,j) + G(j,i)^T) / 2`` acts on coefficients.
