@@ -129,7 +129,8 @@ def _dalpha(e, r_mo, w, pair, mo_occ, ft, st):
 
 def _eigh_sos_jvp(primals, tangents):
     fock, ovlp, dip_ints, mo_occ, mo_mask = primals
-    e, c, alpha = eigh_sos(fock, ovlp, dip_ints, mo_occ, mo_mask)
+    e, c = generalized_eigh(fock, ovlp)  # the primal, computed once, r_mo reused below
+    alpha, r_mo, w = _sos(e, c, dip_ints, mo_occ, mo_mask)
     ft, st = _project(c, tangents[0]), _project(c, tangents[1])
     rt = _project(c, tangents[2], dip=True)
     n = e.shape[0]
@@ -142,7 +143,6 @@ def _eigh_sos_jvp(primals, tangents):
     if st is not None:
         u = u - jnp.where(big, 0.0, 0.5 * st)
     # polarizability
-    _, r_mo, w = _sos(e, c, dip_ints, mo_occ, mo_mask)
     _, pair = sos_weights(e, mo_occ, mo_mask)
     dalpha = _dalpha(e, r_mo, w, pair, mo_occ, ft, st)
     if rt is not None:
