@@ -117,3 +117,19 @@ def test_crossing_a_cutoff_is_continuous(case, which):
         assert 0 < inside[1] < 0.02 * inside[0]
         np.testing.assert_array_equal(f[1][0, ho], 0.0)
         np.testing.assert_array_equal(f[3][0, ho], 0.0)
+
+
+def test_second_row_elements_with_two_p_shells_are_equivariant():
+    """F, Si, S, Cl (1s 2s 2p 3s 3p: an on-site 2p-3p block carries a 1e pseudovector)."""
+    cfg = FeaturesConfig(species=(1, 6, 9, 14, 16, 17), l_max=2, n_radial=2, n_radial_pair=3)
+    model = HamiltonianModel(make_spec(cfg), key=jax.random.PRNGKey(2), scale=1.0)
+    mols = [Structure.from_atoms(ase.build.molecule(n)) for n in ("CH3SH", "CH3Cl", "SiH3", "HF")]
+    rots = [random_rotation(jax.random.PRNGKey(20 + k), improper=k % 2 == 1) for k in range(4)]
+    moved = [transformed(s, r) for s, r in zip(mols, rots)]
+    fs = featurize(mols + moved, cfg)
+    out = np.asarray(fock_batch(model, make_batch(fs, range(8))))
+    for k, (s, rot) in enumerate(zip(mols, rots)):
+        n = fs.nao[k]
+        d = ao_wigner(s.numbers, rot)
+        assert np.abs(out[k, :n, :n]).max() > 1e-2
+        np.testing.assert_allclose(out[k + 4, :n, :n], d @ out[k, :n, :n] @ d.T, atol=TOL)
