@@ -6,17 +6,17 @@ block templates (`block_templates`) of one type are orthogonal across irreps, sh
 and M, the least-squares problem splits into one ridge regression per (type, irrep):
 
 * target ``t[n, s, M] = <P[s, M], F_ref block n> / |P[s, M]|^2`` (projection on the template);
-* on-site and different-element pairs: ``t[n, s, M] ~ W[s] . x[n, :, M]`` (+ bias on on-site
-  ``0e``, fitted unregularised by centring), one Gram matrix shared by all shell pairs;
-* same-element pairs: ``t[n, s] ~ (W[s] . x + sigma W[s'] . Px) / 2`` with ``s' `` the
+* on-site and different-element pairs: ``t[n, s, M] ~ W[s] . x[n, :, M]`` (+ an unpenalised
+  bias on on-site ``0e``), one design matrix shared by all shell pairs;
+* same-element pairs: ``t[n, s] ~ (W[s] . x + sigma W[s'] . Px) / 2`` with ``s'`` the
   transpose partner of s (`swap_partner`) and ``Px`` the swapped features (`pair_swap`):
   shell pairs s, s' are solved jointly.
 
-``alpha`` is relative (dimensionless): the penalty is ``alpha * mean(diag(normal matrix))
-* |W|^2`` per (type, irrep), which shrinks rarely active features hardest and generalises
-best across QM7 (measured: `benchmarks/fit_fock_ridge.py`); ``standardize=True`` instead
-penalises every feature relative to its own scale. Gates
-(if any) are ignored: the fit is exact for a linear model (gates initialised to zero).
+``alpha`` is relative (dimensionless): the penalty is ``alpha * mean(diag(A^T A)) |W|^2``
+per problem. Given several alphas, each (type, irrep) problem picks its own by K-fold
+cross-validation over molecules (the best alpha differs a lot between, e.g., the H on-site
+energy and C-C p-p blocks), then refits on all molecules. Gates (if any) are ignored: the
+fit is exact for a linear model (gates initialised to zero).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import equinox as eqx
+import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
@@ -34,30 +35,39 @@ from hamlearn.model.blocks import block_templates, swap_partner
 from hamlearn.model.hamiltonian import HamiltonianModel
 
 
-def _solve(normal: np.ndarray, rhs: np.ndarray, alpha: float,
-           standardize: bool = False) -> np.ndarray:
-    """Ridge solution on standardised features.
-
-    With ``d = sqrt(diag N)`` (features scaled to unit norm; floored at 1e-3 of the rms
-    scale so that features (almost) absent from the data get no huge weight), solves
-    ``(N / d d^T + alpha I) v = rhs / d`` and returns ``v / d``: every feature is penalised
-    relative to its own scale, so one ``alpha`` serves features of very different sizes.
-    """
-    diag = np.clip(np.diag(normal), 0.0, None)
-    if standardize:
-        # floor: a feature (almost) never active in the data must not get a huge weight
-        d = np.maximum(np.sqrt(diag), 1e-3 * np.sqrt(max(diag.mean(), 1e-300)))
-    else:  # one penalty alpha * mean(diag N) for all features
-        d = np.full(len(diag), np.sqrt(max(diag.mean(), 1e-300)))
-    a = normal / np.outer(d, d) + alpha * np.eye(len(normal))
-    b = rhs / (d[:, None] if rhs.ndim == 2 else d)
+def _solve(gram: np.ndarray, rhs: np.ndarray, alpha: float, free: int = 0) -> np.ndarray:
+    """``(G + alpha mean(diag G) P)^-1 rhs``; P = identity except the last ``free`` columns."""
+    n = len(gram)
+    pen = np.ones(n)
+    if free:
+        pen[n - free:] = 0.0
+    reg = alpha * max(float(np.mean(np.diag(gram)[: n - free] if n > free else 1.0)), 1e-300)
+    a = gram + np.diag(reg * pen)
     try:
-        v = scipy.linalg.cho_solve(scipy.linalg.cho_factor(a), b)
+        return scipy.linalg.cho_solve(scipy.linalg.cho_factor(a), rhs)
     except np.linalg.LinAlgError:  # not numerically positive definite: eigen-decomposition
         lam, vec = np.linalg.eigh(a)
         lam = np.where(lam > 1e-14 * lam.max(), lam, np.inf)
-        v = vec @ ((vec.T @ b) / (lam[:, None] if b.ndim == 2 else lam))
-    return v / (d[:, None] if rhs.ndim == 2 else d)
+        return vec @ ((vec.T @ rhs) / (lam[:, None] if rhs.ndim == 2 else lam))
+
+
+def _ridge(a: np.ndarray, y: np.ndarray, groups: np.ndarray, alphas: Sequence[float],
+           free: int, folds: int) -> tuple[np.ndarray, float]:
+    """Ridge ``a w ~ y`` (``y`` (rows, k)); alpha chosen by K-fold CV over ``groups``."""
+    alphas = list(alphas)
+    best = alphas[0]
+    uniq = np.unique(groups)
+    if len(alphas) > 1 and len(uniq) >= folds:
+        fold_of = {g: k % folds for k, g in enumerate(np.random.default_rng(0).permutation(uniq))}
+        fold = np.array([fold_of[g] for g in groups])
+        err = np.zeros(len(alphas))
+        for k in range(folds):
+            tr, va = fold != k, fold == k
+            g_tr, b_tr = a[tr].T @ a[tr], a[tr].T @ y[tr]
+            for j, al in enumerate(alphas):
+                err[j] += np.sum((a[va] @ _solve(g_tr, b_tr, al, free) - y[va]) ** 2)
+        best = alphas[int(np.argmin(err))]
+    return _solve(a.T @ a, a.T @ y, best, free), best
 
 
 def _flat(x: np.ndarray) -> np.ndarray:
@@ -66,51 +76,46 @@ def _flat(x: np.ndarray) -> np.ndarray:
 
 
 def _targets(ref: np.ndarray, templ: np.ndarray) -> np.ndarray:
-    """Projections ``(n, s, M)`` of reference blocks ``(n, da, db)`` on templates."""
+    """Projections ``(n*M, s)`` of reference blocks ``(n, da, db)`` on templates (row n*M+m)."""
     norm = np.einsum("smpq,smpq->sm", templ, templ)
-    return np.einsum("npq,smpq->nsm", ref, templ) / norm
+    t = np.einsum("npq,smpq->nsm", ref, templ) / norm
+    return np.swapaxes(t, 1, 2).reshape(-1, t.shape[1])
 
 
-def _fit_plain(x: np.ndarray, t: np.ndarray, alpha: float, bias: bool, std: bool):
-    """One Gram matrix for all shell pairs: returns ``(W (s, f), b (s,) or None)``."""
-    xf = _flat(x)  # (n*M, f)
-    tf = np.swapaxes(t, 1, 2).reshape(-1, t.shape[1])  # (n*M, s)
-    b = None
+def _fit_plain(x, t, mol, alphas, bias: bool, folds: int):
+    """Shared design for all shell pairs: ``(W (s, f), b (s,) or None, alpha)``."""
+    a = _flat(x)
     if bias:
-        xm, tm = xf.mean(0), tf.mean(0)
-        xf, tf = xf - xm, tf - tm
-    w = _solve(xf.T @ xf, xf.T @ tf, alpha, std).T
-    if bias:
-        b = tm - w @ xm
-    return w, b
+        a = np.concatenate([a, np.ones((len(a), 1))], axis=1)
+    w, best = _ridge(a, t, np.repeat(mol, x.shape[2]), alphas, int(bias), folds)
+    return (w[:-1].T, w[-1], best) if bias else (w.T, None, best)
 
 
-def _fit_swapped(x: np.ndarray, px: np.ndarray, t: np.ndarray, partner, sign, alpha: float,
-                 std: bool):
-    """Same-element pairs: coefficient ``(W[s] x + sign W[partner] Px) / 2``."""
+def _fit_swapped(x, px, t, mol, partner, sign, alphas, folds: int):
+    """Same-element pairs: coefficient ``(W[s] x + sign W[partner] Px) / 2`` per orbit."""
     xf, pf = _flat(x), _flat(px)
-    gxx, gpp, gxp = xf.T @ xf, pf.T @ pf, xf.T @ pf
+    groups = np.repeat(mol, x.shape[2])
     n_sp, nf = t.shape[1], x.shape[1]
-    w = np.zeros((n_sp, nf))
+    w, chosen = np.zeros((n_sp, nf)), []
     for s in range(n_sp):
         p, sg = int(partner[s]), float(sign[s])
-        ts = np.swapaxes(t, 1, 2).reshape(-1, n_sp)
         if p == s:  # t = W_s . (x + sg Px) / 2
-            z = 0.5 * (xf + sg * pf)
-            w[s] = _solve(z.T @ z, z.T @ ts[:, s], alpha, std)
-        elif s < p:  # joint unknowns [W_s, W_p]
-            cross = sg * (gxp + gxp.T)
-            normal = 0.25 * np.block([[gxx + gpp, cross], [cross, gxx + gpp]])
-            rhs = 0.5 * np.concatenate([xf.T @ ts[:, s] + sg * pf.T @ ts[:, p],
-                                        sg * pf.T @ ts[:, s] + xf.T @ ts[:, p]])
-            sol = _solve(normal, rhs, alpha, std)
-            w[s], w[p] = sol[:nf], sol[nf:]
-    return w
+            sol, best = _ridge(0.5 * (xf + sg * pf), t[:, s:s + 1], groups, alphas, 0, folds)
+            w[s] = sol[:, 0]
+        elif s < p:  # joint unknowns [W_s, W_p]; rows of s then rows of p
+            a = 0.5 * np.block([[xf, sg * pf], [sg * pf, xf]])
+            y = np.concatenate([t[:, s], t[:, p]])[:, None]
+            sol, best = _ridge(a, y, np.concatenate([groups, groups]), alphas, 0, folds)
+            w[s], w[p] = sol[:nf, 0], sol[nf:, 0]
+        else:
+            continue
+        chosen.append(best)
+    return w, max(chosen) if chosen else None
 
 
 def ridge_fit(model: HamiltonianModel, feature_set: FeatureSet, focks: Sequence[np.ndarray],
-              alpha: float = 1e-4, *, indices: Sequence[int] | None = None,
-              standardize: bool = False) -> HamiltonianModel:
+              alpha: float | Sequence[float] = 1e-4, *, indices: Sequence[int] | None = None,
+              folds: int = 4, report: dict | None = None) -> HamiltonianModel:
     """Fit all linear weights and on-site biases so that the model's F matches ``focks``.
 
     Args:
@@ -118,15 +123,18 @@ def ridge_fit(model: HamiltonianModel, feature_set: FeatureSet, focks: Sequence[
         feature_set: features of the molecules (`featurize`).
         focks: reference F per fitted molecule, ``(nao_k, nao_k)`` Hartree, pyscf AO order;
             ``focks[k]`` belongs to molecule ``indices[k]``.
-        alpha: relative ridge penalty (see module doc).
+        alpha: relative ridge penalty, or several: then chosen per (type, irrep) by
+            ``folds``-fold cross-validation over molecules (see module doc).
         indices: molecules of ``feature_set`` to fit on (default: all, in order).
-        standardize: penalise each feature relative to its own scale (`_solve`); False:
-            one penalty ``alpha * mean(diag(normal matrix))`` for all features, which
-            shrinks rarely active features harder.
+        report: if a dict, filled with ``{(type, irrep): chosen alpha}``.
 
     Returns:
         the model with new ``weights`` and ``biases`` (types absent from the data keep theirs).
+
+    Example:
+        ``model = ridge_fit(model, fs, focks, alpha=[1e-8, 1e-6, 1e-4, 1e-2])``
     """
+    alphas = [float(alpha)] if np.isscalar(alpha) else [float(a) for a in alpha]
     indices = list(range(feature_set.n_molecules)) if indices is None else list(indices)
     if len(focks) != len(indices):
         raise ValueError(f"{len(focks)} Fock matrices for {len(indices)} molecules")
@@ -145,19 +153,17 @@ def ridge_fit(model: HamiltonianModel, feature_set: FeatureSet, focks: Sequence[
             templ = block_templates(basis, kind, elems, ir)
             if templ.shape[0] == 0:
                 continue
-            x, t = tf.features[ir][idx], _targets(ref, templ)
+            x, t, mol = tf.features[ir][idx], _targets(ref, templ), tf.mol[idx]
             if kind == "pair" and elems[0] == elems[1]:
                 perm, fsign = pair_swap(model.spec.cfg, ir)
                 partner, sign = swap_partner(basis, elems, ir)
-                w = _fit_swapped(x, x[:, perm, :] * fsign[None, :, None], t, partner, sign, alpha,
-                                 standardize)
+                w, best = _fit_swapped(x, x[:, perm, :] * fsign[None, :, None], t, mol, partner,
+                                       sign, alphas, folds)
             else:
-                w, b = _fit_plain(x, t, alpha, kind == "onsite" and ir == "0e", standardize)
+                w, b, best = _fit_plain(x, t, mol, alphas, kind == "onsite" and ir == "0e", folds)
                 if b is not None:
-                    biases[key] = np.asarray(b)
-            weights[key][ir] = np.asarray(w)
-    import jax.numpy as jnp
-
-    to_jnp = lambda d: {k: jnp.asarray(v) for k, v in d.items()}  # noqa: E731
-    weights = {k: to_jnp(v) for k, v in weights.items()}
-    return eqx.tree_at(lambda m: (m.weights, m.biases), model, (weights, to_jnp(biases)))
+                    biases[key] = jnp.asarray(b)
+            weights[key][ir] = jnp.asarray(w)
+            if report is not None:
+                report[(key, ir)] = best
+    return eqx.tree_at(lambda m: (m.weights, m.biases), model, (weights, biases))
