@@ -11,7 +11,8 @@ the uncoupled polarizability:
   diagonalisation, integrals, checksummed cache writes) in this process;
 * pipeline, all cores: the same with local worker processes.
 
-Prints molecules/min and the ratio pipeline/bare (serial). Default: 4 molecules spread
+Prints molecules/min (wall, and per CPU-minute for the in-process runs: robust to other
+load on the machine) and the ratio pipeline/bare. Default: 4 molecules spread
 over the cookbook's qm7.xyz (SMILES when the file is absent); ``--n`` for more.
 
     python benchmarks/bench_reference.py [--n 6] [--bases def2-svp]
@@ -62,25 +63,29 @@ def bare_pyscf(structures, settings: ReferenceSettings) -> None:
             Polarizability(mf).polarizability(with_cphf=False)
 
 
-def timed(fn, *args, **kwargs) -> float:
-    t0 = time.perf_counter()
+def timed(fn, *args, **kwargs) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds of a call; cpu counts this process's threads only."""
+    w0, c0 = time.perf_counter(), time.process_time()
     fn(*args, **kwargs)
-    return time.perf_counter() - t0
+    return time.perf_counter() - w0, time.process_time() - c0
 
 
 def bench_basis(structures, basis: str) -> None:
     settings = ReferenceSettings(target_bases=(basis,), polarizability=("uncoupled",))
     n = len(structures)
     with tempfile.TemporaryDirectory() as tmp:
-        t_bare = timed(bare_pyscf, structures, settings)
-        t_pipe = timed(generate, structures, settings, Path(tmp) / "serial", n_workers=1,
-                       progress=False)
-        t_par = timed(generate, structures, settings, Path(tmp) / "par", n_workers=0,
-                      progress=False)
-    for label, t in (("bare pyscf (1 process)", t_bare), ("pipeline, 1 worker", t_pipe),
-                     ("pipeline, all cores", t_par)):
-        print(f"  {label:<24} {t:7.1f} s  {60 * n / t:6.2f} molecules/min")
-    print(f"  overhead pipeline/bare (serial): {t_pipe / t_bare:.3f}")
+        bare = timed(bare_pyscf, structures, settings)
+        pipe = timed(generate, structures, settings, Path(tmp) / "serial", n_workers=1,
+                     progress=False)
+        par = timed(generate, structures, settings, Path(tmp) / "par", n_workers=0,
+                    progress=False)
+    for label, (wall, cpu) in (("bare pyscf, 1 process", bare), ("pipeline, 1 worker", pipe)):
+        print(f"  {label:<24} wall {wall:7.1f} s ({60 * n / wall:6.2f} molecules/min)  "
+              f"cpu {cpu:7.1f} s ({60 * n / cpu:6.2f} molecules/cpu-min)")
+    print(f"  {'pipeline, all cores':<24} wall {par[0]:7.1f} s ({60 * n / par[0]:6.2f} "
+          "molecules/min)")
+    print(f"  overhead pipeline/bare (1 process): wall {pipe[0] / bare[0]:.3f}, "
+          f"cpu {pipe[1] / bare[1]:.3f}")
 
 
 def main(argv=None) -> None:

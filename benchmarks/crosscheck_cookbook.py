@@ -61,7 +61,7 @@ def check(cookbook_refs, basis: str, args) -> bool:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--cookbook-dir", type=Path, default=DEFAULT_DIR)
-    p.add_argument("--sets", nargs="+", default=["qm7", "ethane200"])
+    p.add_argument("--sets", nargs="*", default=["qm7", "ethane200"])
     p.add_argument("--index", default=":", help="molecules of each set checked in STO-3G")
     p.add_argument("--tzvp-index", default=":20", help="qm7 molecules checked in def2-TZVP "
                    "('' to skip)")
