@@ -7,9 +7,10 @@ the coupling ``Ft_ij / (e_j - e_i)`` between degenerate i, j; that is harmless f
 functions of the occupied projector (density, dipole: their coefficient of that coupling is
 zero) but the SOS polarizability depends on each orbital energy, and its coefficient,
 ``T_ij - T_ji``, vanishes only like ``e_j - e_i``: the limit is finite and is lost. (Measured
-on CH4/STO-3G: directional derivative -20.0 through the masked solver, -27.07 by finite
-differences.) Near-degenerate pairs are the same problem in disguise: the ratio of two
-tiny numbers turns round-off into gradient noise (~1e-8 for a 2e-7 Hartree split).
+on CH4/STO-3G, one random direction: -27.07 by finite differences; through the masked
+solver -20.0 in one run and -37.8 in another, as it depends on the arbitrary basis LAPACK
+picks inside the t2 level.) Near-degenerate pairs are the same problem in disguise: the
+ratio of two tiny numbers turns round-off into gradient noise (~1e-8 for a 2e-7 split).
 
 `eigh_sos` returns ``(mo_energy, mo_coeff, alpha)`` from ``(F, S, <r>)`` with a custom JVP
 (hence also a VJP) in which that ratio is written out analytically, as a second divided
