@@ -141,16 +141,17 @@ class ModelConfig:
     Attributes:
         kind: 'hamiltonian'.
         basis: the minimal (model) basis, a pyscf basis name.
-        ridge_alpha: ridge penalty relative to the mean diagonal of the normal matrix of
-            each block type and irrep (dimensionless; `hamlearn.model.ridge`). Measured
-            best: ~1e-8 for many geometries of one molecule (ethane), ~1e-3 across QM7.
+        ridge_alpha: relative ridge penalty of `ridge_fit` (dimensionless, times the mean
+            diagonal of each normal matrix); several values: each (block type, irrep)
+            picks its own by 4-fold cross-validation over molecules. Measured best: ~1e-8
+            for many geometries of one molecule (ethane), 1e-4..1e-2 across QM7.
         gated: multiply every equivariant output by an invariant gate ``1 + tanh(v . x0)``
             of the block's scalar features (a nonlinearity that keeps equivariance).
     """
 
     kind: str = choice("hamiltonian")
     basis: str = "sto-3g"
-    ridge_alpha: float = 1e-4
+    ridge_alpha: tuple[float, ...] = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2)
     gated: bool = False
 
 

@@ -13,7 +13,7 @@ and M, the least-squares problem splits into one ridge regression per (type, irr
   shell pairs s, s' are solved jointly.
 
 ``alpha`` is relative (dimensionless): the penalty is ``alpha * mean(diag(A^T A)) |W|^2``
-per problem. Given several alphas, each (type, irrep) problem picks its own by K-fold
+per problem (solved through one eigen-decomposition of ``A^T A`` for all alphas). Given several alphas, each (type, irrep) problem picks its own by K-fold
 cross-validation over molecules (the best alpha differs a lot between, e.g., the H on-site
 energy and C-C p-p blocks), then refits on all molecules. Gates (if any) are ignored: the
 fit is exact for a linear model (gates initialised to zero).
@@ -26,7 +26,6 @@ from collections.abc import Sequence
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-import scipy.linalg
 
 from hamlearn.features.featurize import FeatureSet
 from hamlearn.features.pairs import pair_swap
@@ -35,25 +34,32 @@ from hamlearn.model.blocks import block_templates, swap_partner
 from hamlearn.model.hamiltonian import HamiltonianModel
 
 
-def _solve(gram: np.ndarray, rhs: np.ndarray, alpha: float, free: int = 0) -> np.ndarray:
-    """``(G + alpha mean(diag G) P)^-1 rhs``; P = identity except the last ``free`` columns."""
-    n = len(gram)
-    pen = np.ones(n)
-    if free:
-        pen[n - free:] = 0.0
-    reg = alpha * max(float(np.mean(np.diag(gram)[: n - free] if n > free else 1.0)), 1e-300)
-    a = gram + np.diag(reg * pen)
-    try:
-        return scipy.linalg.cho_solve(scipy.linalg.cho_factor(a), rhs)
-    except np.linalg.LinAlgError:  # not numerically positive definite: eigen-decomposition
-        lam, vec = np.linalg.eigh(a)
-        lam = np.where(lam > 1e-14 * lam.max(), lam, np.inf)
-        return vec @ ((vec.T @ rhs) / (lam[:, None] if rhs.ndim == 2 else lam))
+def _center(a: np.ndarray, y: np.ndarray, center: bool):
+    """Means of ``a`` and ``y`` rows (zeros when not centring)."""
+    if not center:
+        return np.zeros(a.shape[1]), np.zeros(y.shape[1])
+    return a.mean(0), y.mean(0)
+
+
+def _ridge_path(a: np.ndarray, y: np.ndarray, alphas: Sequence[float], center: bool):
+    """Ridge solutions ``(w, intercept)`` for every alpha from one eigen-decomposition.
+
+    ``w = argmin |a_c w - y_c|^2 + alpha mean(diag(a_c^T a_c)) |w|^2`` with ``a_c, y_c``
+    centred when ``center`` (the intercept is then unpenalised).
+    """
+    am, ym = _center(a, y, center)
+    ac, yc = a - am, y - ym
+    lam, vec = np.linalg.eigh(ac.T @ ac)
+    proj = vec.T @ (ac.T @ yc)
+    scale = max(float(lam.sum()) / len(lam), 1e-300)
+    for al in alphas:
+        w = vec @ (proj / np.maximum(lam + al * scale, 1e-300)[:, None])
+        yield w, ym - am @ w
 
 
 def _ridge(a: np.ndarray, y: np.ndarray, groups: np.ndarray, alphas: Sequence[float],
-           free: int, folds: int) -> tuple[np.ndarray, float]:
-    """Ridge ``a w ~ y`` (``y`` (rows, k)); alpha chosen by K-fold CV over ``groups``."""
+           center: bool, folds: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Ridge ``a w + c ~ y`` (``y`` (rows, k)); alpha chosen by K-fold CV over ``groups``."""
     alphas = list(alphas)
     best = alphas[0]
     uniq = np.unique(groups)
@@ -63,11 +69,11 @@ def _ridge(a: np.ndarray, y: np.ndarray, groups: np.ndarray, alphas: Sequence[fl
         err = np.zeros(len(alphas))
         for k in range(folds):
             tr, va = fold != k, fold == k
-            g_tr, b_tr = a[tr].T @ a[tr], a[tr].T @ y[tr]
-            for j, al in enumerate(alphas):
-                err[j] += np.sum((a[va] @ _solve(g_tr, b_tr, al, free) - y[va]) ** 2)
+            for j, (w, c) in enumerate(_ridge_path(a[tr], y[tr], alphas, center)):
+                err[j] += np.sum((a[va] @ w + c - y[va]) ** 2)
         best = alphas[int(np.argmin(err))]
-    return _solve(a.T @ a, a.T @ y, best, free), best
+    w, c = next(_ridge_path(a, y, [best], center))
+    return w, c, best
 
 
 def _flat(x: np.ndarray) -> np.ndarray:
@@ -84,11 +90,8 @@ def _targets(ref: np.ndarray, templ: np.ndarray) -> np.ndarray:
 
 def _fit_plain(x, t, mol, alphas, bias: bool, folds: int):
     """Shared design for all shell pairs: ``(W (s, f), b (s,) or None, alpha)``."""
-    a = _flat(x)
-    if bias:
-        a = np.concatenate([a, np.ones((len(a), 1))], axis=1)
-    w, best = _ridge(a, t, np.repeat(mol, x.shape[2]), alphas, int(bias), folds)
-    return (w[:-1].T, w[-1], best) if bias else (w.T, None, best)
+    w, c, best = _ridge(_flat(x), t, np.repeat(mol, x.shape[2]), alphas, bias, folds)
+    return w.T, (c if bias else None), best
 
 
 def _fit_swapped(x, px, t, mol, partner, sign, alphas, folds: int):
@@ -100,12 +103,13 @@ def _fit_swapped(x, px, t, mol, partner, sign, alphas, folds: int):
     for s in range(n_sp):
         p, sg = int(partner[s]), float(sign[s])
         if p == s:  # t = W_s . (x + sg Px) / 2
-            sol, best = _ridge(0.5 * (xf + sg * pf), t[:, s:s + 1], groups, alphas, 0, folds)
+            sol, _, best = _ridge(0.5 * (xf + sg * pf), t[:, s:s + 1], groups, alphas, False,
+                                  folds)
             w[s] = sol[:, 0]
         elif s < p:  # joint unknowns [W_s, W_p]; rows of s then rows of p
             a = 0.5 * np.block([[xf, sg * pf], [sg * pf, xf]])
             y = np.concatenate([t[:, s], t[:, p]])[:, None]
-            sol, best = _ridge(a, y, np.concatenate([groups, groups]), alphas, 0, folds)
+            sol, _, best = _ridge(a, y, np.concatenate([groups, groups]), alphas, False, folds)
             w[s], w[p] = sol[:nf, 0], sol[nf:, 0]
         else:
             continue
@@ -114,7 +118,8 @@ def _fit_swapped(x, px, t, mol, partner, sign, alphas, folds: int):
 
 
 def ridge_fit(model: HamiltonianModel, feature_set: FeatureSet, focks: Sequence[np.ndarray],
-              alpha: float | Sequence[float] = 1e-4, *, indices: Sequence[int] | None = None,
+              alpha: float | Sequence[float] = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2), *,
+              indices: Sequence[int] | None = None,
               folds: int = 4, report: dict | None = None) -> HamiltonianModel:
     """Fit all linear weights and on-site biases so that the model's F matches ``focks``.
 
