@@ -111,7 +111,14 @@ def test_resume_after_kill9_matches_uninterrupted(smoke_run, cache, tmp_path):
     out = cli("train.py", "--config", TINY, "--workdir", run, "--no-progress", "--resume",
               "--set", f"data.cache_dir={cache}", *sum((["--set", s] for s in RESUMABLE), []))
     assert "steps: 6" in out.stdout
-    assert train_log(run) == train_log(reference)  # bitwise: same losses, same steps
+    # Same steps, same losses. Across processes the ridge initialisation goes through
+    # threaded BLAS, which under load can differ in the last digits (~1e-9 relative);
+    # a wrong resume (optimizer state, batch order, step count) differs at >= 1e-3.
+    # In-process resume is compared bitwise in tests/training/test_loop.py.
+    resumed, uninterrupted = train_log(run), train_log(reference)
+    assert [s for s, _ in resumed] == [s for s, _ in uninterrupted]
+    np.testing.assert_allclose([v for _, v in resumed], [v for _, v in uninterrupted],
+                               rtol=1e-7)
 
 
 @pytest.mark.slow  # the kill -9 test already compares two processes step by step
