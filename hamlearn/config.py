@@ -143,15 +143,17 @@ class ModelConfig:
         basis: the minimal (model) basis, a pyscf basis name.
         ridge_alpha: relative ridge penalty of `ridge_fit` (dimensionless, times the mean
             diagonal of each normal matrix); several values: each (block type, irrep)
-            picks its own by 4-fold cross-validation over molecules. Measured best: ~1e-8
-            for many geometries of one molecule (ethane), 1e-4..1e-2 across QM7.
+            picks its own by 4-fold cross-validation over molecules (better, but ~10x
+            slower: 11 min for 120 QM7 molecules on a busy 2-core machine). Measured best
+            single values: ~1e-8 for many geometries of one molecule (ethane), ~1e-3
+            across QM7 (`benchmarks/fit_fock_ridge.py`).
         gated: multiply every equivariant output by an invariant gate ``1 + tanh(v . x0)``
             of the block's scalar features (a nonlinearity that keeps equivariance).
     """
 
     kind: str = choice("hamiltonian")
     basis: str = "sto-3g"
-    ridge_alpha: tuple[float, ...] = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2)
+    ridge_alpha: tuple[float, ...] = (1e-3,)
     gated: bool = False
 
 

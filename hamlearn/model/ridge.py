@@ -133,7 +133,7 @@ def _fit_swapped(x, px, t, mol, partner, sign, alphas, folds: int):
 
 
 def ridge_fit(model: HamiltonianModel, feature_set: FeatureSet, focks: Sequence[np.ndarray],
-              alpha: float | Sequence[float] = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2), *,
+              alpha: float | Sequence[float] = 1e-3, *,
               indices: Sequence[int] | None = None,
               folds: int = 4, report: dict | None = None) -> HamiltonianModel:
     """Fit all linear weights and on-site biases so that the model's F matches ``focks``.
