@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hamlearn.data.record import Labels, ModelBasisData, Reference
-from hamlearn.data.reference import dipole_integrals
+from hamlearn.data.reference import model_basis_data
 from hamlearn.data.sources import COOKBOOK_SETS, SourceError, select_frames, read_structures
 from hamlearn.data.structure import Structure
 
@@ -38,16 +38,7 @@ def _blocks(flat: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
 
 
 def _model_data(structure: Structure, fock: np.ndarray, ovlp: np.ndarray) -> ModelBasisData:
-    import pyscf.gto
-
-    mol = pyscf.gto.M(atom=structure.pyscf_atom(), unit="Bohr", basis=MODEL_BASIS,
-                      charge=structure.charge, spin=structure.spin, verbose=0)
-    if mol.nao != len(fock):
-        raise ValueError(f"{structure.label}: cookbook Fock has {len(fock)} AOs, "
-                         f"pyscf {MODEL_BASIS} has {mol.nao}")
-    origin = structure.charge_centre()
-    return ModelBasisData(basis=MODEL_BASIS, ovlp=ovlp, dip_ints=dipole_integrals(mol, origin),
-                          origin=origin, fock=fock)
+    return model_basis_data(structure, MODEL_BASIS, fock=fock, ovlp=ovlp)
 
 
 def _labels(npz, k: int, nocc: int) -> dict[str, Labels]:

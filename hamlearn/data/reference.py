@@ -214,6 +214,28 @@ def dipole_integrals(mol, origin: np.ndarray) -> np.ndarray:
         return mol.intor_symmetric("int1e_r", comp=3)
 
 
+def model_basis_data(structure: Structure, basis: str, *, fock: np.ndarray | None = None,
+                     ovlp: np.ndarray | None = None) -> ModelBasisData:
+    """Model-basis integrals of ``structure`` without an SCF: S (unless given) and ``<r - O>``
+    about the nuclear charge centre; ``fock`` is attached as given.
+
+    Raises:
+        ValueError: if a given ``fock`` or ``ovlp`` does not match pyscf's AO count.
+    """
+    import pyscf.gto
+
+    mol = pyscf.gto.M(atom=structure.pyscf_atom(), unit="Bohr", basis=basis,
+                      charge=structure.charge, spin=structure.spin, verbose=0)
+    for name, mat in (("Fock", fock), ("overlap", ovlp)):
+        if mat is not None and len(mat) != mol.nao:
+            raise ValueError(f"{structure.label}: {name} has {len(mat)} AOs, "
+                             f"pyscf {basis} has {mol.nao}")
+    origin = structure.charge_centre()
+    return ModelBasisData(basis=basis,
+                          ovlp=mol.intor_symmetric("int1e_ovlp") if ovlp is None else ovlp,
+                          dip_ints=dipole_integrals(mol, origin), origin=origin, fock=fock)
+
+
 def dipole_moment(mol, dm: np.ndarray, dip_ints: np.ndarray, origin: np.ndarray) -> np.ndarray:
     """``(3,)`` dipole (e*Bohr) ``sum_A q_A (R_A - O) - tr(P <r - O>)``.
 

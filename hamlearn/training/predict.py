@@ -12,22 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hamlearn.data.record import ModelBasisData, Reference
-from hamlearn.data.reference import dipole_integrals
+from hamlearn.data.record import Reference
+from hamlearn.data.reference import model_basis_data
 from hamlearn.data.sources import read_structures
 from hamlearn.data.structure import Structure
 from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
-
-
-def model_basis_data(structure: Structure, basis: str) -> ModelBasisData:
-    """Overlap and dipole integrals (origin: nuclear charge centre) of ``structure``."""
-    import pyscf.gto
-
-    mol = pyscf.gto.M(atom=structure.pyscf_atom(), unit="Bohr", basis=basis,
-                      charge=structure.charge, spin=structure.spin, verbose=0)
-    origin = structure.charge_centre()
-    return ModelBasisData(basis=basis, ovlp=mol.intor_symmetric("int1e_ovlp"),
-                          dip_ints=dipole_integrals(mol, origin), origin=origin)
 
 
 def unlabelled_reference(structure: Structure, basis: str) -> Reference:
