@@ -13,12 +13,15 @@ config file has one schema: ``data`` (reference data), ``features``, ``model``,
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+_FLOAT_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 class ConfigError(ValueError):
@@ -345,6 +348,8 @@ def _convert(value: Any, tp: Any, path: tuple[str, ...], source: str, lines: dic
         return tuple(_convert(v, args[0], path + (str(i),), source, lines)
                      for i, v in enumerate(value))
     if tp is float:
+        if isinstance(value, str) and _FLOAT_RE.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{_where(source, lines, path)}: '{name}' must be a number, "
                               f"got {value!r}")

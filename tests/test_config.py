@@ -60,3 +60,12 @@ def test_nested_section(tmp_path):
     p = write(tmp_path, "train:\n  loss:\n    dipole: 0.5\n    dipol: 1\n")
     with pytest.raises(ConfigError, match=r"c\.yaml:4: unknown key 'train\.loss\.dipol'"):
         load_config(p)
+
+
+def test_exponent_without_dot_is_a_number(tmp_path):
+    # YAML 1.1 (PyYAML) reads 1e-3 as a string; float fields accept it, strings stay errors
+    p = write(tmp_path, "train:\n  learning_rate: 1e-3\n")
+    assert load_config(p).train.learning_rate == 1e-3
+    assert load_config(p, ["model.ridge_alpha=1e-4"]).model.ridge_alpha == (1e-4,)
+    with pytest.raises(ConfigError, match="must be a number"):
+        load_config(write(tmp_path, "train:\n  learning_rate: 1e-3x\n"))
