@@ -184,8 +184,9 @@ class SplitConfig:
 
 @dataclasses.dataclass(frozen=True)
 class LossConfig:
-    """Multi-target loss: one weight per term; each term is normalised by the training-set
-    variance of its target, so weights mean relative importance.
+    """Multi-target loss: one weight per term; each term is normalised by its value for the
+    initial model on the training set, so every term starts at its weight and weights
+    mean relative importance of the improvement, whatever the unit.
 
     Attributes:
         eigenvalues, gap, dipole, polarizability, matrix: term weights (0 disables).
@@ -222,6 +223,8 @@ class TrainConfig:
         log_format: 'jsonl' or 'csv'; tensorboard: also write TensorBoard events.
         nao_buckets: padded AO sizes of the batches (empty: automatic powers of two-ish).
         devices: number of devices for data-parallel training (1 = no sharding).
+        select: the validation metric that picks the best model and drives early stopping:
+            'loss' (the weighted, normalised validation loss) or one target's MAE.
     """
 
     seed: int = 0
@@ -240,6 +243,8 @@ class TrainConfig:
     tensorboard: bool = False
     nao_buckets: tuple[int, ...] = ()
     devices: int = 1
+    select: str = choice("loss", "mae_eigenvalues_ev", "mae_gap_ev", "mae_dipole_debye",
+                         "mae_polarizability_pct", "mae_polarizability_au")
     split: SplitConfig = SplitConfig()
     loss: LossConfig = LossConfig()
 

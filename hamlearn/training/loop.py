@@ -197,6 +197,9 @@ def fit(model, opt_state, step_fn: Callable, batches_for_epoch: Callable[[int], 
 
 
 def _after_validation(workdir, model, metrics, metric, cfg, state, runlog, progress):
+    if metric not in metrics:
+        raise KeyError(f"train.select={metric!r} is not among the validation metrics "
+                       f"{sorted(metrics)} (is that target's label present?)")
     value = float(metrics[metric])
     improved = value < state.best_metric
     if improved:

@@ -214,7 +214,8 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
 
     step = make_train_step(loss_fn, optimizer)
     model, opt_state, state = fit(model, opt_state, step, batches_for_epoch, validate, cfg.train,
-                                  workdir, state=state, runlog=runlog, progress=progress)
+                                  workdir, state=state, runlog=runlog, progress=progress,
+                                  metric=cfg.train.select)
     best, _ = load_checkpoint(workdir / "checkpoints", "best", model)
     test = {}
     if len(split.test):

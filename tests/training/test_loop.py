@@ -130,3 +130,29 @@ def test_csv_log_truncation(tmp_path):
     log.write({"kind": "val", "step": 5, "loss": 0.1})
     log.truncate_after(3)
     assert [r["step"] for r in log.read()] == [1, 2, 3]
+
+
+def test_best_model_follows_selected_metric(tmp_path):
+    # a fake validation whose 'loss' keeps falling while 'mae_dipole_debye' is best at
+    # epoch 2: selection and early stopping must follow the selected metric only
+    model, opt_state, step = setup(CFG)
+    dipole = iter([3.0, 1.0, 2.0, 2.5, 2.2, 2.1])
+    loss = iter([6.0, 5.0, 4.0, 3.0, 2.0, 1.0])
+
+    def fake_validate(m):
+        return {"loss": next(loss), "mae_dipole_debye": next(dipole)}
+
+    cfg = dataclasses.replace(CFG, patience=3, select="mae_dipole_debye")
+    _, _, state = fit(model, opt_state, step, batches_for_epoch, fake_validate, cfg, tmp_path,
+                      progress=False, metric=cfg.select)
+    assert (state.best_epoch, state.best_metric) == (2, 1.0)
+    assert state.stopped_early and state.epoch == 5
+    best = [r["epoch"] for r in RunLog(tmp_path).read("val") if r["best"]]
+    assert best == [1, 2]
+
+
+def test_unknown_selected_metric_fails_clearly(tmp_path):
+    model, opt_state, step = setup(CFG)
+    with pytest.raises(KeyError, match="train.select='mae_gap_ev'"):
+        fit(model, opt_state, step, batches_for_epoch, validate, CFG, tmp_path, progress=False,
+            metric="mae_gap_ev")
