@@ -142,7 +142,14 @@ class ModelConfig:
     """The model: 'hamiltonian' (minimal-basis F) or a direct surrogate.
 
     Attributes:
-        kind: 'hamiltonian'.
+        kind: 'hamiltonian' (minimal-basis F trained through the QM layer), or a direct
+            surrogate baseline (`hamlearn.surrogate`) that predicts one property straight
+            from atom-centred equivariant features, fitted in closed form (ridge, no
+            epochs): 'dipole' (charges + atomic dipoles) or 'polarizability' (isotropic
+            + L=2 atomic terms). Direct models use ``features`` (on-site settings),
+            ``ridge_alpha`` (several values: chosen on the validation split),
+            ``train.target_basis`` and ``train.loss.polarizability_kind``; the loss
+            weights and optimiser settings are ignored.
         basis: the minimal (model) basis, a pyscf basis name.
         ridge_alpha: relative ridge penalty of `ridge_fit` (dimensionless, times the mean
             diagonal of each normal matrix); several values: each (block type, irrep)
@@ -154,7 +161,7 @@ class ModelConfig:
             of the block's scalar features (a nonlinearity that keeps equivariance).
     """
 
-    kind: str = choice("hamiltonian")
+    kind: str = choice("hamiltonian", "dipole", "polarizability")
     basis: str = "sto-3g"
     ridge_alpha: tuple[float, ...] = (1e-3,)
     gated: bool = False
