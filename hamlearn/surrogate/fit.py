@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from hamlearn.features.spec import bucket_size
 from hamlearn.surrogate.features import AtomFeatures, atom_batch
 from hamlearn.surrogate.models import DirectModel
 
@@ -66,11 +67,11 @@ def design_matrix(model: DirectModel, af: AtomFeatures, indices: Sequence[int], 
     Components are the model output flattened (3 for a dipole, 9 for a polarizability).
     """
     indices = [int(i) for i in indices]
-    n_pad = int(af.n_atoms(indices).max())
+    n_pad = bucket_size(int(af.n_atoms(indices).max()))  # a few shapes: few compiles
     jacs, offs = [], []
     for k in range(0, len(indices), chunk):
         sel = indices[k:k + chunk]
-        sel = sel + [sel[0]] * (chunk - len(sel)) if len(indices) > chunk else sel
+        sel = sel + [sel[0]] * (chunk - len(sel))
         jac, off = _design_chunk(model, atom_batch(af, sel, n_pad))
         n = min(chunk, len(indices) - k)
         jacs.append(np.asarray(jac)[:n])
@@ -86,15 +87,18 @@ class RidgeProblem:
         self.free = free
         b = a[:, free]
         self.b_pinv = np.linalg.pinv(b, rcond=1e-10)
-        self.proj = np.eye(len(y)) - b @ self.b_pinv
-        pen = a[:, ~free]
-        self.a_s = self.proj @ pen
+        self.b = b
+        self.a_s = self._project(a[:, ~free])  # P A_w
         self.y = y
         kernel = self.a_s @ self.a_s.T
         self.lam, self.vec = np.linalg.eigh(kernel)
         self.lam = np.maximum(self.lam, 0.0)
-        self.unit = max(float(np.trace(kernel)) / max(pen.shape[1], 1), 1e-300)
-        self.py = self.vec.T @ (self.proj @ y)
+        self.unit = max(float(np.trace(kernel)) / max(self.a_s.shape[1], 1), 1e-300)
+        self.py = self.vec.T @ self._project(y)
+
+    def _project(self, m: np.ndarray) -> np.ndarray:
+        """``P m = m - B (B^+ m)`` (never forms the rows x rows projector)."""
+        return m - self.b @ (self.b_pinv @ m)
 
     def solve(self, alpha: float) -> np.ndarray:
         """``theta (weights,)`` for relative penalty ``alpha``."""
@@ -135,17 +139,16 @@ def fit_direct(model: DirectModel, af: AtomFeatures, train: Sequence[int],
     y = np.asarray(targets).reshape(len(train), -1) - c
     alphas = [float(v) for v in alphas]
     scores: dict[float, float] = {}
+    prob = RidgeProblem(_rows(a), y.ravel(), free)
     if len(alphas) > 1 and len(validation):
         av, cv = design_matrix(model, af, validation)
         yv = np.asarray(val_targets).reshape(len(validation), -1) - cv
-        prob = RidgeProblem(_rows(a), y.ravel(), free)
         for al in alphas:
-            theta = prob.finish(_rows(a), prob.solve(al))
-            scores[al] = _rmse(_rows(av) @ theta - yv.ravel())
+            scores[al] = _rmse(_rows(av) @ prob.finish(_rows(a), prob.solve(al)) - yv.ravel())
     elif len(alphas) > 1:
         scores = _cv_scores(a, y, free, alphas, n_folds, seed)
     best = min(scores, key=scores.get) if scores else alphas[0]
-    theta = ridge_solve(_rows(a), y.ravel(), free, best)
+    theta = prob.finish(_rows(a), prob.solve(best))
     _, rebuild = _params(model)
     return rebuild(jnp.asarray(theta)), {"alpha": best, "rmse_by_alpha": scores}
 
