@@ -65,7 +65,7 @@ def entry_index(feature_set: FeatureSet, key: str, indices: Sequence[int]) -> np
 
 
 def make_batch(feature_set: FeatureSet, indices: Sequence[int], nao_pad: int | None = None, *,
-               bucket: bool = True) -> BlockBatch:
+               bucket: bool = True, entry_pad: dict[str, int] | None = None) -> BlockBatch:
     """Gather molecules ``indices`` of ``feature_set`` into a padded `BlockBatch`.
 
     Args:
@@ -73,6 +73,8 @@ def make_batch(feature_set: FeatureSet, indices: Sequence[int], nao_pad: int | N
         indices: molecule indices (batch order).
         nao_pad: AO dimension of the batch (default: the largest nao of the batch).
         bucket: pad entry counts to `bucket_size` (bounds recompiles); else to ``max(n, 1)``.
+        entry_pad: fixed padded entry count per type (overrides ``bucket``): batches with
+            the same ``entry_pad`` and ``nao_pad`` share one compiled step (`max_entries`).
 
     Returns:
         `BlockBatch` with jnp arrays.
@@ -85,7 +87,12 @@ def make_batch(feature_set: FeatureSet, indices: Sequence[int], nao_pad: int | N
     types = {}
     for key, tf in feature_set.types.items():
         idx = entry_index(feature_set, key, indices)
-        n_pad = bucket_size(len(idx)) if bucket else max(len(idx), 1)
+        if entry_pad is not None:
+            n_pad = int(entry_pad[key])
+            if len(idx) > n_pad:
+                raise ValueError(f"type {key}: {len(idx)} entries > entry_pad {n_pad}")
+        else:
+            n_pad = bucket_size(len(idx)) if bucket else max(len(idx), 1)
         mol = np.full(n_pad, len(indices), np.int32)
         # batch position of each entry (a molecule may appear twice: filled batches)
         counts = np.diff(tf.offsets)[indices]
@@ -97,6 +104,21 @@ def make_batch(feature_set: FeatureSet, indices: Sequence[int], nao_pad: int | N
             mol=jnp.asarray(mol))
     ao_mask = np.arange(nao_pad)[None, :] < nao[:, None]
     return BlockBatch(types=types, ao_mask=jnp.asarray(ao_mask))
+
+
+def max_entries(feature_set: FeatureSet, batch_size: int,
+                indices: Sequence[int] | None = None) -> dict[str, int]:
+    """Per type, the most entries any batch of ``batch_size`` molecules of ``indices`` can
+    hold (the sum of the ``batch_size`` largest counts), bucketed: one shape for every batch.
+    """
+    out = {}
+    for key, tf in feature_set.types.items():
+        counts = np.diff(tf.offsets)
+        if indices is not None:
+            counts = counts[np.asarray(list(indices), dtype=int)]
+        top = np.sort(counts)[::-1][:batch_size].sum()
+        out[key] = bucket_size(int(top))
+    return out
 
 
 def _pad(a: np.ndarray, n: int) -> np.ndarray:

@@ -4,7 +4,10 @@ A `Prepared` dataset holds, per molecule, the reference, the fixed features (one
 `FeatureSet` for all) and the unpadded `QMInputs`. `Batcher` turns index lists into
 device batches of a fixed molecule count (short batches are filled with copies of
 their first molecule, masked out of the loss) padded to an AO bucket, so the jitted
-step compiles once per bucket.
+step compiles once per bucket. With ``fixed_shape`` every batch also gets the same AO
+size and per-type entry counts (the worst case over the dataset), so shuffled
+mini-batches share one compiled step instead of compiling each new combination of
+entry counts (each compile costs 10-60 s; the padding costs less).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 from hamlearn.config import Config
 from hamlearn.data.record import Reference
 from hamlearn.features import FeatureSet, featurize
-from hamlearn.model import make_batch
+from hamlearn.model import make_batch, max_entries
 from hamlearn.qm import QMInputs, bucket_size, pad_batch
 from hamlearn.training.targets import build_targets
 
@@ -64,11 +67,15 @@ class Batcher:
     """
 
     def __init__(self, data: Prepared, cfg: Config, batch_size: int, *,
-                 with_targets: bool = True, multiple_of: int = 1):
+                 with_targets: bool = True, multiple_of: int = 1, fixed_shape: bool = False):
         self.data, self.cfg = data, cfg
         self.batch_size = -(-max(batch_size, 1) // multiple_of) * multiple_of
         self.with_targets = with_targets
         self.buckets = nao_buckets(cfg)
+        self.entry_pad = self.nao_pad = None
+        if fixed_shape:
+            self.entry_pad = max_entries(data.features, self.batch_size)
+            self.nao_pad = bucket_size(int(data.nao.max()), self.buckets, strict=False)
 
     def chunks(self, indices) -> list[list[int]]:
         idx = [int(i) for i in indices]
@@ -79,9 +86,10 @@ class Batcher:
         n_real = len(indices)
         full = list(indices) + [indices[0]] * (self.batch_size - n_real)
         mol_mask = np.arange(self.batch_size) < n_real
-        nao_pad = bucket_size(int(self.data.nao[indices].max()), self.buckets, strict=False)
+        nao_pad = self.nao_pad or bucket_size(int(self.data.nao[indices].max()), self.buckets,
+                                              strict=False)
         out = {
-            "blocks": make_batch(self.data.features, full, nao_pad),
+            "blocks": make_batch(self.data.features, full, nao_pad, entry_pad=self.entry_pad),
             "qm": _to_device(pad_batch([self.data.qm[i] for i in full], nao_pad)),
             "mol_mask": jnp.asarray(mol_mask),
         }

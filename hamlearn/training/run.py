@@ -177,7 +177,8 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
 
     mesh = make_mesh(cfg.train.devices)
     bs = cfg.train.batch_size or len(split.train)
-    batcher = Batcher(data, cfg, bs, multiple_of=max(cfg.train.devices, 1))
+    batcher = Batcher(data, cfg, bs, multiple_of=max(cfg.train.devices, 1),
+                      fixed_shape=bs < len(split.train))
     val_idx = split.validation if len(split.validation) else split.train
     val_chunks = batcher.chunks(val_idx)
     val_batches = [shard_batch(batcher.batch(c), mesh) for c in val_chunks]

@@ -100,6 +100,25 @@ def test_batch_composition_and_padding_do_not_matter(case):
     np.testing.assert_array_equal(np.asarray(batch.ao_mask).sum(1), fs.nao[[2, 0]])
 
 
+def test_fixed_entry_padding_gives_one_shape_and_same_blocks(case):
+    """`max_entries` pads every 2-molecule batch to one shape; the blocks do not change."""
+    from hamlearn.model import max_entries
+
+    fs, model = case["fs"], case["model"]
+    pad = max_entries(fs, 2)
+    shapes = set()
+    for pair in ([2, 0], [1, 2], [0, 0]):
+        batch = make_batch(fs, pair, nao_pad=int(fs.nao.max()), entry_pad=pad)
+        shapes.add(str(jax.tree_util.tree_map(lambda a: a.shape, batch)))
+        full = np.asarray(fock_batch(model, batch))
+        for b, m in enumerate(pair):
+            n = fs.nao[m]
+            np.testing.assert_allclose(full[b, :n, :n], case["focks"]["mol"][m], atol=1e-13)
+    assert len(shapes) == 1
+    with pytest.raises(ValueError, match="entry_pad"):
+        make_batch(fs, range(fs.n_molecules), entry_pad=max_entries(fs, 1))
+
+
 @pytest.mark.parametrize("which", ["pair", "atom"])
 def test_crossing_a_cutoff_is_continuous(case, which):
     """Moving O across the H-O pair (5 A) / neighbour (3 A) cutoff: F has no jump.
