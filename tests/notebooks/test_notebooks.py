@@ -1,0 +1,81 @@
+"""The research notebooks run end to end (nbclient; the kernel is this interpreter).
+
+Each notebook is executed with small parameters injected after its ``parameters`` cell
+(papermill's convention), in a kernel started from ``sys.executable`` through a kernelspec
+written to a temporary folder, so the venv running pytest (``/work/venv`` or the
+``.venv`` of scripts/test.sh) is the one tested, whatever ``python3`` kernel is installed.
+The notebooks check physics themselves (asserts on rotations and on pyscf agreement), so a
+failing check or any exception fails the test. Nothing is written next to the notebooks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+KERNEL = "hamlearn-test-python"
+
+
+@pytest.fixture
+def kernel(tmp_path, monkeypatch) -> str:
+    """Name of a kernelspec that runs ``sys.executable -m ipykernel_launcher``, found first
+    through ``JUPYTER_PATH`` (so nbclient creates, owns and shuts down the kernel)."""
+    spec_dir = tmp_path / "jupyter" / "kernels" / KERNEL
+    spec_dir.mkdir(parents=True)
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "hamlearn test kernel", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return KERNEL
+
+
+def run_notebook(name: str, params: str, kernel: str, workdir: Path, timeout: int = 1200):
+    """Execute ``notebooks/<name>`` in ``workdir`` with ``params`` injected after its
+    ``parameters`` cell; returns the executed notebook (errors raise CellExecutionError)."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    where = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(where) == 1, f"{name}: expected one cell tagged 'parameters', found {len(where)}"
+    nb.cells.insert(where[0] + 1, nbformat.v4.new_code_cell(
+        params, metadata={"tags": ["injected-parameters"]}))
+    client = nbclient.NotebookClient(nb, kernel_name=kernel, timeout=timeout,
+                                     resources={"metadata": {"path": str(workdir)}})
+    client.execute()
+    return nb
+
+
+def text_output(nb) -> str:
+    """Everything the notebook printed (stdout streams), in order."""
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []) if o.get("name") == "stdout")
+
+
+def n_figures(nb) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+               for o in c.get("outputs", []))
+
+
+def test_notebooks_are_committed_without_outputs():
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path.name
+
+
+def test_tour(kernel, tmp_path):
+    params = 'TRAIN_MOLECULES = ["H2O", "NH3", "CH4", "CH3OH", "C2H6", "H2CO", "HCOOH"]\n' \
+             "N_RATTLED = 2\n"
+    nb = run_notebook("01_tour.ipynb", params, kernel, tmp_path)
+    out = text_output(nb)
+    assert "QM layer on pyscf's F reproduces pyscf's" in out
+    assert "max |mu(Rx) - R mu(x) (e Bohr)|" in out
+    assert n_figures(nb) == 3
