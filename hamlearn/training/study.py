@@ -1,0 +1,265 @@
+"""Studies that train several setups on one dataset and compare them (`scripts/compare.py`).
+
+Parts (arXiv:2504.01187's questions):
+
+* ``targets``: the multi-target ablation of the hybrid model: eigenvalues only, + dipole,
+  + dipole + polarizability, and dipole + polarizability without eigenvalues;
+* ``direct``: the hybrid model (eigenvalues + dipole + polarizability) against the direct
+  surrogate dipole and polarizability models, random split (in distribution);
+* ``transfer``: the same three trained on small molecules, tested on larger ones
+  (``train.split.kind: size``);
+* ``basis``: the same STO-3G model trained on targets of different bases (reduced basis).
+
+Every part also scores the plain minimal-basis calculation (the reference model-basis
+Fock through the QM layer, no learning) on the same test molecules: what the minimal
+basis gets wrong before any training. Each run lives in ``out/<part>/<name>`` and writes
+``result.json`` last, so an interrupted study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hamlearn.config import Config, load_config
+from hamlearn.training.metrics import by_size, molecule_errors, summarize
+
+log = logging.getLogger("hamlearn.training")
+
+PARTS = ("targets", "direct", "transfer", "basis")
+
+#: loss variants of the ``targets`` part: overrides of ``train.loss``
+LOSS_VARIANTS = {
+    "eig": ("train.loss.eigenvalues=1", "train.loss.dipole=0", "train.loss.polarizability=0"),
+    "eig+dip": ("train.loss.eigenvalues=1", "train.loss.dipole=1",
+                "train.loss.polarizability=0"),
+    "eig+dip+pol": ("train.loss.eigenvalues=1", "train.loss.dipole=1",
+                    "train.loss.polarizability=1"),
+    "dip+pol": ("train.loss.eigenvalues=0", "train.loss.dipole=1",
+                "train.loss.polarizability=1"),
+}
+DIRECT = {"hybrid": LOSS_VARIANTS["eig+dip+pol"], "direct-dipole": ("model.kind=dipole",),
+          "direct-polarizability": ("model.kind=polarizability",)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One training run of a study: a config file plus ``--set`` style overrides."""
+
+    part: str
+    name: str
+    config: str
+    overrides: tuple[str, ...] = ()
+
+    def load(self, common: tuple[str, ...] = ()) -> Config:
+        return load_config(self.config, list(common) + list(self.overrides))
+
+
+def study_variants(config: str | Path, parts=PARTS, *, max_train_heavy_atoms: int = 5,
+                   basis_configs: dict[str, str] | None = None) -> list[Variant]:
+    """The runs of the requested ``parts`` on the base ``config``.
+
+    Args:
+        config: base config of the hybrid model (data, features, training settings).
+        parts: subset of `PARTS`.
+        max_train_heavy_atoms: size split of the ``transfer`` part.
+        basis_configs: extra target bases for the ``basis`` part, ``{basis: config}``
+            (e.g. ``{'def2-svp': 'configs/qm7_def2svp.yaml'}``); the base config's own
+            target basis and its model basis are always included.
+    """
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown study part(s) {sorted(unknown)}; choose from {PARTS}")
+    config = str(config)
+    base = load_config(config)
+    out = []
+    if "targets" in parts:
+        out += [Variant("targets", n, config, o) for n, o in LOSS_VARIANTS.items()]
+    if "direct" in parts:
+        out += [Variant("direct", n, config, o) for n, o in DIRECT.items()]
+    if "transfer" in parts:
+        size = ("train.split.kind=size",
+                f"train.split.max_train_heavy_atoms={max_train_heavy_atoms}")
+        out += [Variant("transfer", n, config, o + size) for n, o in DIRECT.items()]
+    if "basis" in parts:
+        full = LOSS_VARIANTS["eig+dip+pol"]
+        bases = {base.model.basis: (config, (f"train.target_basis={base.model.basis}",)),
+                 **{b: (c, ()) for b, c in (basis_configs or {}).items()},
+                 base.train.target_basis: (config, ())}
+        out += [Variant("basis", b, c, full + o) for b, (c, o) in bases.items()]
+    return out
+
+
+# --------------------------------------------------------------------------- one run
+def _evaluate(res, cfg: Config, refs) -> dict:
+    """Test-split metrics and errors by size of a finished run (hybrid or direct)."""
+    test = [int(i) for i in res.split.test]
+    if cfg.model.kind == "hamiltonian":
+        from hamlearn.training.batches import Batcher
+        from hamlearn.training.evaluate import evaluate_indices
+
+        batcher = Batcher(res.data, cfg, min(len(test), 32))
+        return evaluate_indices(res.model, res.data, batcher, test, cfg)
+    from hamlearn.surrogate.run import evaluate_direct
+
+    return evaluate_direct(res.model, refs, test, cfg)
+
+
+def run_variant(variant: Variant, out: str | Path, *, common: tuple[str, ...] = (),
+                refs=None, progress: bool = False) -> dict:
+    """Train (or resume, or reuse) one variant; returns its ``result.json`` content."""
+    from hamlearn.training.loop import has_checkpoint
+    from hamlearn.training.run import load_references, train
+
+    workdir = Path(out) / variant.part / variant.name
+    done = workdir / "result.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    cfg = variant.load(common)
+    refs = load_references(cfg, progress=progress) if refs is None else refs
+    t0 = time.perf_counter()
+    res = train(cfg, workdir, resume_run=has_checkpoint(workdir), progress=progress, refs=refs)
+    seconds = time.perf_counter() - t0
+    ev = _evaluate(res, cfg, refs)
+    test = [int(i) for i in res.split.test]
+    result = {"part": variant.part, "name": variant.name, "config": variant.config,
+              "overrides": list(common) + list(variant.overrides), "kind": cfg.model.kind,
+              "target_basis": cfg.train.target_basis, "seconds": seconds,
+              "n_train": len(res.split.train), "n_test": len(test),
+              "metrics": ev["metrics"], "by_size": _str_keys(ev["by_size"]),
+              "minimal_basis": minimal_basis_result(refs, test, cfg)}
+    done.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def _str_keys(d: dict) -> dict:
+    return {str(k): v for k, v in d.items()}
+
+
+def minimal_basis_result(refs, indices, cfg: Config) -> dict:
+    """Errors of the plain model-basis calculation (reference Fock -> QM layer) against
+    the run's targets on ``indices``: metrics and by size (empty without Fock matrices)."""
+    import jax
+
+    from hamlearn.model.direct import pad_focks
+    from hamlearn.qm import QMInputs, bucket_size, pad_batch, qm_forward_batch
+
+    sel = [refs[i] for i in indices if refs[i].model.fock is not None]
+    if not sel:
+        return {}
+    nao_pad = bucket_size(max(r.model.nao for r in sel), strict=False)
+    qm = pad_batch([QMInputs.from_model_data(r.model, r.structure) for r in sel], nao_pad)
+    outs = jax.jit(qm_forward_batch)(pad_focks([r.model.fock for r in sel], nao_pad), qm)
+    loss = cfg.train.loss
+    errors = []
+    for k, r in enumerate(sel):
+        n = int(r.model.nao)
+        pred = {"mo_energy": np.asarray(outs["mo_energy"][k])[:n],
+                **{key: np.asarray(outs[key][k]) for key in ("gap", "dipole",
+                                                             "polarizability")}}
+        errors.append(molecule_errors(pred, r, loss, cfg.train.target_basis,
+                                      loss.polarizability_kind))
+    return {"metrics": summarize(errors), "by_size": _str_keys(by_size(errors, sel))}
+
+
+def run_study(variants: list[Variant], out: str | Path, *, common: tuple[str, ...] = (),
+              progress: bool = True) -> list[dict]:
+    """Run every variant (references loaded once per data section); results in order."""
+    from hamlearn.training.run import load_references
+
+    from hamlearn.config import config_to_dict, with_absolute_paths
+
+    refs_by_data: dict[str, list] = {}
+    by_config: dict[str, dict] = {}  # identical resolved configs are trained once
+    results = []
+    for k, v in enumerate(variants):
+        cfg = v.load(common)
+        same = json.dumps(config_to_dict(with_absolute_paths(cfg)), sort_keys=True)
+        log.info("[%d/%d] %s/%s", k + 1, len(variants), v.part, v.name)
+        if same in by_config:
+            results.append(dict(by_config[same], part=v.part, name=v.name,
+                                same_run_as=by_config[same]["part"] + "/"
+                                + by_config[same]["name"]))
+            continue
+        key = repr(cfg.data) + cfg.root
+        if key not in refs_by_data and not (Path(out) / v.part / v.name / "result.json").is_file():
+            refs_by_data[key] = load_references(cfg, progress=progress)
+        by_config[same] = run_variant(v, out, common=common, refs=refs_by_data.get(key),
+                                      progress=progress)
+        results.append(by_config[same])
+    return results
+
+
+# --------------------------------------------------------------------------- report
+COLUMNS = (("eigenvalues_ev", "MO energies (eV)"), ("gap_ev", "gap (eV)"),
+           ("dipole_debye", "dipole (D)"), ("polarizability_au", "alpha (a.u.)"),
+           ("polarizability_pct", "alpha (%)"))
+
+
+def _row(name: str, metrics: dict, extra: str = "") -> str:
+    cells = [f"{metrics['mae_' + k]:.3g}" if "mae_" + k in metrics else "-" for k, _ in COLUMNS]
+    return f"| {name} | " + " | ".join(cells) + f" | {extra} |"
+
+
+def format_study(results: list[dict]) -> str:
+    """Markdown tables of test MAEs, one per part, with the minimal-basis baseline row."""
+    lines = []
+    for part in PARTS:
+        rows = [r for r in results if r["part"] == part]
+        if not rows:
+            continue
+        lines += [f"### {part}", "",
+                  "| run | " + " | ".join(t for _, t in COLUMNS) + " | train / test, time |",
+                  "|---" * (len(COLUMNS) + 2) + "|"]
+        seen_baseline = set()
+        for r in rows:
+            extra = f"{r['n_train']} / {r['n_test']}, {r['seconds']:.0f} s"
+            if r.get("same_run_as"):
+                extra += f" (= {r['same_run_as']})"
+            lines.append(_row(f"{r['name']} ({r['target_basis']})", r["metrics"], extra))
+            base = r.get("minimal_basis") or {}
+            tag = (r["target_basis"], r["n_test"])
+            if base and (part == "basis" or not seen_baseline) and tag not in seen_baseline:
+                seen_baseline.add(tag)
+                lines.append(_row(f"minimal basis, no model ({r['target_basis']})",
+                                  base["metrics"], f"- / {r['n_test']}"))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot_study(results: list[dict], out: str | Path) -> list[Path]:
+    """PNG plots: MAE against heavy-atom count per part (``mae_by_size_<part>.png``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for part in ("direct", "transfer", "targets"):
+        rows = [r for r in results if r["part"] == part]
+        if not rows:
+            continue
+        keys = ("eigenvalues_ev", "dipole_debye", "polarizability_pct")
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6))
+        for ax, key in zip(axes, keys):
+            series = [(r["name"], r["by_size"]) for r in rows]
+            series.append(("minimal basis", rows[0].get("minimal_basis", {}).get("by_size", {})))
+            for name, grouped in series:
+                pts = sorted((int(n), m["mae_" + key]) for n, m in grouped.items()
+                             if "mae_" + key in m)
+                if pts:
+                    ax.plot(*zip(*pts), "o-" if name != "minimal basis" else "k--", label=name)
+            ax.set(xlabel="heavy atoms", ylabel=f"test MAE {dict(COLUMNS)[key]}", yscale="log")
+        axes[0].legend(fontsize=8)
+        fig.suptitle(f"{part}: test MAE by molecule size")
+        fig.tight_layout()
+        path = Path(out) / f"mae_by_size_{part}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
