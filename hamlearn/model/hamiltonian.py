@@ -81,35 +81,56 @@ class HamiltonianModel(eqx.Module):
                        for k, (kind, elems, _) in sorted(spec.types().items()) if kind == "onsite"}
         self.gates = gates if gated else None
 
-    def _blocks_from(self, key: str, features: dict[str, Array]) -> Float[Array, "n da db"]:
-        """``G(x)``: blocks of one type from its features (no swap symmetrisation)."""
+    def _weights(self, key: str, ir: str, swap: bool):
+        """``(W, V)`` of one irrep; with ``swap`` the weights that give ``G(x(j, i))`` from
+        ``x(i, j)``: ``sum_f W_sf sign_f x_idx(f) = sum_g W'_sg x_g`` with
+        ``W' = (W * sign)[:, argsort(idx)]`` (same for the gate weights on ``0e``), so the
+        swapped features are never materialised."""
+        w = self.weights[key][ir]
+        v = None if self.gates is None else self.gates[key][ir]
+        if swap:
+            idx, sign = pair_swap(self.spec.cfg, ir)
+            w = (w * jnp.asarray(sign))[:, np.argsort(idx)]
+            if v is not None:
+                idx0, sign0 = pair_swap(self.spec.cfg, "0e")
+                v = (v * jnp.asarray(sign0))[:, np.argsort(idx0)]
+        return w, v
+
+    def _blocks_from(self, key: str, features: dict[str, Array],
+                     swaps: tuple[bool, ...] = (False,)) -> list[Float[Array, "n da db"]]:
+        """``G(x)`` (and ``G(x(j, i))`` for ``swaps=(False, True)``), no symmetrisation.
+
+        Each irrep's features are read once: ``jnp.tensordot`` over the feature axis with
+        the stacked weights of every variant (``(n, 2L+1, shell_pair)`` coefficients). On one
+        CPU core it is 2-5x faster than ``einsum('nfm,sf->nsm')``, forward and backward.
+        """
         kind, elems, dims = self.spec.types()[key]
-        out = 0.0
+        out = [0.0] * len(swaps)
         for ir in dims:
-            w = self.weights[key][ir]
-            if w.shape[0] == 0:
+            ns = self.weights[key][ir].shape[0]
+            if ns == 0:
                 continue
-            h = jnp.einsum("nfm,sf->nsm", features[ir], w)
-            if kind == "onsite" and ir == "0e":
-                h = h + self.biases[key][None, :, None]
-            if self.gates is not None:
-                gate = 1.0 + jnp.tanh(features["0e"][:, :, 0] @ self.gates[key][ir].T)
-                h = h * gate[:, :, None]
+            wv = [self._weights(key, ir, sw) for sw in swaps]
+            w = jnp.concatenate([w for w, _ in wv]) if len(wv) > 1 else wv[0][0]
+            h_all = jnp.tensordot(features[ir], w, axes=[[1], [1]])  # (n, M, variants*s)
             e = jnp.asarray(block_map(self.spec.basis, kind, elems, ir))
-            out = out + jnp.einsum("nsm,smpq->npq", h, e)
+            for k, (_, v) in enumerate(wv):
+                h = h_all[:, :, k * ns:(k + 1) * ns]
+                if kind == "onsite" and ir == "0e":
+                    h = h + self.biases[key][None, None, :]
+                if v is not None:
+                    gate = 1.0 + jnp.tanh(features["0e"][:, :, 0] @ v.T)
+                    h = h * gate[:, None, :]
+                out[k] = out[k] + jnp.einsum("nms,smpq->npq", h, e)
         return out
 
     def type_blocks(self, key: str, tb: TypeBatch) -> Float[Array, "n da db"]:
         """Blocks (Hartree, pyscf order) of every entry of type ``key``."""
         kind, elems, _ = self.spec.types()[key]
-        g = self._blocks_from(key, tb.features)
         if kind == "pair" and elems[0] == elems[1]:
-            swapped = {}
-            for ir, f in tb.features.items():
-                idx, sign = pair_swap(self.spec.cfg, ir)
-                swapped[ir] = f[:, idx, :] * jnp.asarray(sign)[None, :, None]
-            g = 0.5 * (g + jnp.swapaxes(self._blocks_from(key, swapped), 1, 2))
-        return g
+            g, g_swapped = self._blocks_from(key, tb.features, (False, True))
+            return 0.5 * (g + jnp.swapaxes(g_swapped, 1, 2))
+        return self._blocks_from(key, tb.features)[0]
 
     def blocks(self, batch: BlockBatch) -> dict[str, Float[Array, "n da db"]]:
         """All blocks of the batch, per type."""
