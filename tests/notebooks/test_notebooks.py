@@ -79,3 +79,36 @@ def test_tour(kernel, tmp_path):
     assert "QM layer on pyscf's F reproduces pyscf's" in out
     assert "max |mu(Rx) - R mu(x) (e Bohr)|" in out
     assert n_figures(nb) == 3
+
+
+@pytest.mark.parametrize("name", ["02_qm7_ablation.ipynb", "03_transferability.ipynb"])
+def test_qm7_notebooks_say_when_the_cookbook_data_is_missing(name, kernel, tmp_path):
+    params = f"COOKBOOK_DIR = {str(tmp_path / 'no-such-folder')!r}\nEPOCHS = 1\n"
+    with pytest.raises(nbclient.exceptions.CellExecutionError,
+                       match="QM7 cookbook data not found"):
+        run_notebook(name, params, kernel, tmp_path)
+
+
+@pytest.mark.slow
+def test_qm7_ablation(cookbook_dir, kernel, tmp_path):
+    runs = tmp_path / "runs"
+    params = (f"COOKBOOK_DIR = {str(cookbook_dir)!r}\nEPOCHS = 1\nINDEX = ':24'\n"
+              f"RUNS_DIR = {str(runs)!r}\nFULL_RUNS = {str(runs)!r}\n")
+    nb = run_notebook("02_qm7_ablation.ipynb", params, kernel, tmp_path)
+    assert len(list(runs.glob("*/metrics_test.json"))) == 3
+    out = text_output(nb)
+    for row in ("ridge init (no training)", "eigenvalues", "+ dipole + polarizability",
+                "(eigenvalues + dipole + polarizability)"):  # the last from FULL_RUNS
+        assert row in out
+    assert n_figures(nb) == 2  # validation curves of these runs, then of FULL_RUNS
+
+
+@pytest.mark.slow
+def test_transferability(cookbook_dir, kernel, tmp_path):
+    params = (f"COOKBOOK_DIR = {str(cookbook_dir)!r}\nEPOCHS = 1\nINDEX = '::3'\n"
+              "MAX_TRAIN_HEAVY = 5\n")
+    nb = run_notebook("03_transferability.ipynb", params, kernel, tmp_path)
+    out = text_output(nb)
+    assert "test 31 molecules" in out  # every third QM7 molecule with 6 heavy atoms
+    assert "MAE by heavy-atom count" in out
+    assert n_figures(nb) == 3
