@@ -98,7 +98,7 @@ def test_qm7_ablation(cookbook_dir, kernel, tmp_path):
     assert len(list(runs.glob("*/metrics_test.json"))) == 3
     out = text_output(nb)
     for row in ("ridge init (no training)", "eigenvalues", "+ dipole + polarizability",
-                "(eigenvalues + dipole + polarizability)"):  # the last from FULL_RUNS
+                "(eigenvalues + dipole + polarizability, 1 epochs)"):  # last: FULL_RUNS
         assert row in out
     assert n_figures(nb) == 2  # validation curves of these runs, then of FULL_RUNS
 
