@@ -61,6 +61,10 @@ def evaluate_indices(model, data: Prepared, batcher: Batcher, indices, cfg: Conf
     ``preds`` (per-molecule predictions of ``indices``) skips the forward pass.
     """
     indices = [int(i) for i in indices]
+    if cfg.model.kind != "hamiltonian":  # a direct surrogate: its own features
+        from hamlearn.surrogate.run import evaluate_direct
+
+        return evaluate_direct(model, data.refs, indices, cfg)
     if preds is None:
         preds = predict_indices(model, data, batcher, indices)
     refs = [data.refs[i] for i in indices]

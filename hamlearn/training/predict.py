@@ -32,6 +32,10 @@ def predict_structures(run_dir: str | Path, structures: list[Structure]) -> list
     from hamlearn.training.run import load_run
 
     cfg, model = load_run(run_dir)
+    if cfg.model.kind != "hamiltonian":  # a direct surrogate: no integrals needed
+        from hamlearn.surrogate.run import predict_direct
+
+        return predict_direct(model, cfg, structures)
     refs = [unlabelled_reference(s, cfg.model.basis) for s in structures]
     data = prepare(refs, cfg)
     batcher = Batcher(data, cfg, min(len(refs), 32), with_targets=False)

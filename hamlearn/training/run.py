@@ -153,6 +153,10 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
     """Train (or resume) a Hamiltonian model run in ``workdir``; returns the best model."""
     from hamlearn.training.evaluate import evaluate_indices, forward, split_outputs
 
+    if cfg.model.kind != "hamiltonian":  # a direct surrogate: one closed-form fit
+        from hamlearn.surrogate.run import train_direct
+
+        return train_direct(cfg, workdir, resume_run=resume_run, progress=progress, refs=refs)
     workdir = Path(workdir)
     weights = loss_weights(cfg)
     if resume_run:
@@ -242,6 +246,10 @@ def load_run(workdir: str | Path, which: str = "best") -> tuple[Config, Hamilton
     if not cfg_path.is_file():
         raise FileNotFoundError(f"{workdir} is not a hamlearn run (no config.yaml)")
     cfg = load_config(cfg_path)
+    if cfg.model.kind != "hamiltonian":
+        from hamlearn.surrogate.run import load_direct
+
+        return cfg, load_direct(cfg, workdir / "checkpoints", which)
     skeleton = build_model(cfg, key=jax.random.PRNGKey(0))
     folder = workdir / "checkpoints"
     if which == "last":
