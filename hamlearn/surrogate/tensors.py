@@ -16,8 +16,8 @@ and ``T(D_2(R) b) = R T(b) R^T`` for every orthogonal R (D_2 the e3nn Wigner mat
 
 from __future__ import annotations
 
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 _R2, _R6 = np.sqrt(2.0), np.sqrt(6.0)
