@@ -20,6 +20,7 @@ property; ``unpenalised`` the per-species offsets the ridge fit leaves unpenalis
 
 from __future__ import annotations
 
+import abc
 from typing import ClassVar
 
 import equinox as eqx
@@ -45,8 +46,9 @@ class DirectModel(eqx.Module):
     irreps: ClassVar[tuple[str, ...]]
     unpenalised: ClassVar[tuple[str, ...]]
 
+    @abc.abstractmethod
     def __call__(self, x: AtomInputs) -> Array:
-        raise NotImplementedError
+        """The property of one molecule (atomic units)."""
 
     def batch(self, x: AtomInputs) -> Array:
         """The property of every molecule of a batched `AtomInputs` (leading ``batch``)."""

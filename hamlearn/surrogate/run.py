@@ -27,7 +27,7 @@ from hamlearn.data.structure import Structure
 from hamlearn.features.spec import bucket_size
 from hamlearn.surrogate.features import AtomFeatures, atom_batch, atom_features, feature_sizes
 from hamlearn.surrogate.fit import fit_direct
-from hamlearn.surrogate.models import DirectModel, make_direct_model
+from hamlearn.surrogate.models import MODELS, DirectModel, make_direct_model
 from hamlearn.training.checkpoint import load_checkpoint, save_checkpoint
 from hamlearn.training.loop import LoopState, RunLog, has_checkpoint
 from hamlearn.training.metrics import by_size, molecule_errors, summarize
@@ -56,8 +56,6 @@ class DirectRunResult:
 def build_direct_model(cfg: Config) -> DirectModel:
     """The zero-weight model of ``cfg.model.kind`` for ``cfg.features``."""
     kind = cfg.model.kind
-    from hamlearn.surrogate.models import MODELS
-
     if kind not in MODELS:
         raise ConfigError(f"model.kind {kind!r} is not a direct model")
     irreps = MODELS[kind].irreps
