@@ -24,7 +24,7 @@ XLA's CPU intra-op threads are set to 1 before numpy/jax/pyscf load: every timin
 and pyscf's, is single-threaded (like for like; robust to other load on the machine).
 Times are the fastest of repeated single calls unless the row says median.
 
-    python benchmarks/bench_scale.py            # full run (~30-40 min on one core)
+    python benchmarks/bench_scale.py            # full run (~17 min; SCFs up to 18 atoms)
     python benchmarks/bench_scale.py --quick    # a few minutes: small sizes, fewer repeats
 """
 
