@@ -1,9 +1,12 @@
 """Checkpoints: model + optimizer state + loop state, written atomically.
 
-A checkpoint is two files in one folder: ``<name>.eqx`` (equinox leaf serialisation of
-``(model, opt_state)``) and ``<name>.json`` (step, epoch, best metric, counters and a
-SHA-256 of the ``.eqx`` file). Both are written to a temporary name and renamed, the
-JSON last, so a checkpoint is either complete or absent; a mismatching checksum is an
+A checkpoint is two files in one folder: the leaves (equinox serialisation of
+``(model, opt_state)``) in ``<name>.<sha12>.eqx`` and ``<name>.json`` (step, epoch, best
+metric, counters, the blob's file name and its SHA-256). The blob gets a new name per
+content and the JSON is renamed into place last: that rename is the one commit point, so a
+kill at any moment leaves the previous checkpoint or the new one, complete (replacing a
+fixed-name blob first and the JSON second left a new blob with the old checksum when
+killed in between). Older blobs are removed after the commit. A mismatching checksum is an
 error, never a silent load. Deserialising needs a skeleton of the same structure (the
 model built from the saved config, a fresh optimizer state).
 """
@@ -48,17 +51,30 @@ def save_checkpoint(folder: str | Path, name: str, tree: Any, meta: dict) -> Pat
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    blob = folder / f"{name}.eqx"
-    _atomic_write_bytes(blob, lambda f: eqx.tree_serialise_leaves(f, tree))
-    meta = dict(meta, sha256=_sha256(blob))
+    tmp = folder / f"{name}.eqx.tmp{os.getpid()}"
+    _atomic_write_bytes(tmp, lambda f: eqx.tree_serialise_leaves(f, tree))
+    sha = _sha256(tmp)
+    blob = folder / f"{name}.{sha[:12]}.eqx"
+    os.replace(tmp, blob)
+    meta = dict(meta, sha256=sha, blob=blob.name)
     info = folder / f"{name}.json"
     _atomic_write_bytes(info, lambda f: f.write(json.dumps(meta, indent=1).encode()))
+    for old in folder.glob(f"{name}.*.eqx"):
+        if old.name != blob.name and old.name.count(".") == 2:
+            old.unlink(missing_ok=True)
     return info
 
 
+def _blob(folder: Path, name: str) -> Path | None:
+    info = folder / f"{name}.json"
+    if not info.is_file():
+        return None
+    return folder / json.loads(info.read_text()).get("blob", f"{name}.eqx")
+
+
 def checkpoint_exists(folder: str | Path, name: str) -> bool:
-    folder = Path(folder)
-    return (folder / f"{name}.json").is_file() and (folder / f"{name}.eqx").is_file()
+    blob = _blob(Path(folder), name)
+    return blob is not None and blob.is_file()
 
 
 def load_checkpoint(folder: str | Path, name: str, skeleton: Any) -> tuple[Any, dict]:
@@ -68,8 +84,8 @@ def load_checkpoint(folder: str | Path, name: str, skeleton: Any) -> tuple[Any, 
         CheckpointError: if a file is missing or the checksum does not match.
     """
     folder = Path(folder)
-    blob, info = folder / f"{name}.eqx", folder / f"{name}.json"
-    if not (blob.is_file() and info.is_file()):
+    info, blob = folder / f"{name}.json", _blob(folder, name)
+    if blob is None or not blob.is_file():
         raise CheckpointError(f"no complete checkpoint '{name}' in {folder}")
     meta = json.loads(info.read_text())
     if _sha256(blob) != meta.get("sha256"):

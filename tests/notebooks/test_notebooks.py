@@ -34,6 +34,8 @@ def kernel(tmp_path, monkeypatch) -> str:
             "display_name": "hamlearn test kernel", "language": "python"}
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    # CI exports MPLBACKEND=Agg; the kernel inherits it and would draw no inline figures
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     return KERNEL
 
 

@@ -42,7 +42,7 @@ def dipole_run(tmp_path_factory, cache):
 def test_train_direct_dipole_writes_the_run_folder(dipole_run):
     run, out = dipole_run
     for name in ("config.yaml", "split.json", "log.jsonl", "metrics_test.json",
-                 "checkpoints/best.eqx", "checkpoints/last.json"):
+                 "checkpoints/best.json", "checkpoints/last.json"):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics_test.json").read_text())
     assert metrics["n_molecules"] == 1 and np.isfinite(metrics["mae_dipole_debye"])

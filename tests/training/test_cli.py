@@ -50,7 +50,7 @@ def test_train_smoke(smoke_run):
     run, out = smoke_run
     assert "test set (1 molecules" in out.stdout
     for name in ("config.yaml", "split.json", "scales.json", "log.jsonl", "metrics_test.json",
-                 "checkpoints/best.eqx", "checkpoints/last.json"):
+                 "checkpoints/best.json", "checkpoints/last.json"):
         assert (run / name).is_file(), name
     steps = [s for s, _ in train_log(run)]
     assert steps == list(range(1, 7))  # 3 molecules x 2 epochs
@@ -127,8 +127,12 @@ def test_same_seed_same_weights(smoke_run, cache, tmp_path):
     run = tmp_path / "again"
     cli("train.py", "--config", TINY, "--workdir", run, "--no-progress",
         "--set", f"data.cache_dir={cache}", *sum((["--set", s] for s in RESUMABLE), []))
-    assert (run / "checkpoints" / "best.eqx").read_bytes() == \
-        (reference / "checkpoints" / "best.eqx").read_bytes()
+    def blob(r):
+        return json.loads((r / "checkpoints" / "best.json").read_text())["blob"]
+
+    assert blob(run) == blob(reference)  # the blob name carries its SHA-256
+    assert (run / "checkpoints" / blob(run)).read_bytes() == \
+        (reference / "checkpoints" / blob(reference)).read_bytes()
 
 
 def test_config_errors_before_any_work(tmp_path):

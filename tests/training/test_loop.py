@@ -156,3 +156,30 @@ def test_unknown_selected_metric_fails_clearly(tmp_path):
     with pytest.raises(KeyError, match="train.select='mae_gap_ev'"):
         fit(model, opt_state, step, batches_for_epoch, validate, CFG, tmp_path, progress=False,
             metric="mae_gap_ev")
+
+
+def test_checkpoint_survives_a_kill_between_its_two_files(tmp_path, monkeypatch):
+    # simulate kill -9 after the new leaves are written but before the JSON is committed:
+    # the previous checkpoint must still load, with its own checksum
+    from hamlearn.training import checkpoint as ck
+
+    model = eqx.nn.Linear(3, 1, key=jax.random.PRNGKey(0))
+    ck.save_checkpoint(tmp_path, "last", model, {"step": 1})
+    newer = eqx.nn.Linear(3, 1, key=jax.random.PRNGKey(1))
+
+    def killed(path, writer):
+        if path.suffix == ".json":
+            raise KeyboardInterrupt  # stands in for SIGKILL before the commit point
+        return real(path, writer)
+
+    real = ck._atomic_write_bytes
+    monkeypatch.setattr(ck, "_atomic_write_bytes", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ck.save_checkpoint(tmp_path, "last", newer, {"step": 2})
+    monkeypatch.undo()
+    loaded, meta = ck.load_checkpoint(tmp_path, "last", model)
+    assert meta["step"] == 1
+    np.testing.assert_array_equal(loaded.weight, model.weight)
+    ck.save_checkpoint(tmp_path, "last", newer, {"step": 2})
+    assert ck.load_checkpoint(tmp_path, "last", model)[1]["step"] == 2
+    assert len(list(tmp_path.glob("last.*.eqx"))) == 1  # older leaves cleaned up
