@@ -4,7 +4,7 @@ data (cache) -> split -> features -> model (ridge init on the model-basis Fock) 
 loss through the QM layer -> optax loop (checkpoints, resume) -> test metrics.
 
 Run folder layout: ``config.yaml`` (resolved), ``split.json``, ``scales.json``, the log
-(``log.jsonl`` or CSVs), ``checkpoints/{last,best}.{eqx,json}``, ``metrics_test.json``.
+(``log.jsonl`` or CSVs), ``checkpoints/{last,best}.json`` (+ content-named ``.eqx`` leaves), ``metrics_test.json``.
 """
 
 from __future__ import annotations
