@@ -196,7 +196,9 @@ def _run_chunk(graph, sizes: dict, cfg: FeaturesConfig, basis: str, out: dict,
         filled[key] = start + b - a
 
 
-def _chunks(structures, max_atoms: int) -> list[list[Structure]]:
+def chunk_structures(structures, max_atoms: int) -> list[list[Structure]]:
+    """Consecutive groups of structures with at most ``max_atoms`` atoms each (a larger
+    structure gets a group of its own): one jitted feature call per group."""
     chunks, cur, n = [], [], 0
     for s in structures:
         if cur and n + s.n_atoms > max_atoms:
@@ -231,7 +233,7 @@ def featurize(structures, cfg: FeaturesConfig, basis: str = "sto-3g", *,
     """
     structures = list(structures)
     spec = make_spec(cfg, basis)
-    chunks = _chunks(structures, max_chunk_atoms)
+    chunks = chunk_structures(structures, max_chunk_atoms)
     graphs, entries, first = [], {k: [] for k in spec.types()}, 0
     for chunk in chunks:
         pos, species, src, dst, ent = _host_graph(chunk, cfg, basis)

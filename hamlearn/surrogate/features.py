@@ -26,6 +26,7 @@ from jaxtyping import Array, Bool, Float, Int
 from hamlearn.config import FeaturesConfig
 from hamlearn.data.structure import Structure
 from hamlearn.features.density import atom_density
+from hamlearn.features.featurize import chunk_structures
 from hamlearn.features.neighbors import neighbor_pairs
 from hamlearn.features.onsite import onsite_features
 from hamlearn.features.spec import bucket_size
@@ -132,17 +133,6 @@ def _pad(a: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _chunks(structures: list[Structure], max_atoms: int) -> list[list[Structure]]:
-    chunks, cur, n = [], [], 0
-    for s in structures:
-        if cur and n + s.n_atoms > max_atoms:
-            chunks.append(cur)
-            cur, n = [], 0
-        cur.append(s)
-        n += s.n_atoms
-    return chunks + ([cur] if cur else [])
-
-
 def atom_features(structures, cfg: FeaturesConfig, irreps: tuple[str, ...] = ("0e", "1o", "2e"),
                   *, max_chunk_atoms: int = 512) -> AtomFeatures:
     """Features ``irreps`` of every atom of every molecule.
@@ -164,7 +154,7 @@ def atom_features(structures, cfg: FeaturesConfig, irreps: tuple[str, ...] = ("0
         (3, 3)
     """
     structures, irreps = list(structures), tuple(irreps)
-    graphs = [_chunk_graph(c, cfg) for c in _chunks(structures, max_chunk_atoms)]
+    graphs = [_chunk_graph(c, cfg) for c in chunk_structures(structures, max_chunk_atoms)]
     n_at = bucket_size(max(len(g[0]) for g in graphs))
     n_ed = bucket_size(max(len(g[2]) for g in graphs))
     parts = []

@@ -21,7 +21,7 @@ from pathlib import Path
 import equinox as eqx
 import numpy as np
 
-from hamlearn.config import Config, ConfigError, dump_config, with_absolute_paths
+from hamlearn.config import Config, ConfigError
 from hamlearn.data.record import Reference
 from hamlearn.data.structure import Structure
 from hamlearn.features.spec import bucket_size
@@ -29,7 +29,7 @@ from hamlearn.surrogate.features import AtomFeatures, atom_batch, atom_features,
 from hamlearn.surrogate.fit import fit_direct
 from hamlearn.surrogate.models import MODELS, DirectModel, make_direct_model
 from hamlearn.training.checkpoint import load_checkpoint, save_checkpoint
-from hamlearn.training.loop import LoopState, RunLog, has_checkpoint
+from hamlearn.training.loop import LoopState, RunLog
 from hamlearn.training.metrics import by_size, molecule_errors, summarize
 from hamlearn.training.split import Split, make_split
 from hamlearn.units import AU_TO_DEBYE
@@ -116,16 +116,9 @@ def evaluate_direct(model: DirectModel, refs: list[Reference], indices, cfg: Con
 def train_direct(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
                  progress: bool = True, refs: list[Reference] | None = None) -> DirectRunResult:
     """Fit a direct model in ``workdir`` (run folder as `hamlearn.training.run.train`)."""
-    from hamlearn.training.run import load_references
+    from hamlearn.training.run import load_references, open_run_folder
 
-    workdir = Path(workdir)
-    if resume_run and not has_checkpoint(workdir):
-        raise FileNotFoundError(f"--resume: no checkpoint in {workdir / 'checkpoints'}")
-    if not resume_run and has_checkpoint(workdir):
-        raise FileExistsError(f"{workdir} already holds a run; pass --resume to continue it "
-                              "or choose another --workdir")
-    workdir.mkdir(parents=True, exist_ok=True)
-    dump_config(with_absolute_paths(cfg), workdir / "config.yaml")
+    workdir = open_run_folder(cfg, workdir, resume_run)
     t0 = time.perf_counter()
     refs = load_references(cfg, progress=progress) if refs is None else refs
     split = make_split([r.structure for r in refs], cfg.train.split, cfg.train.seed)

@@ -132,6 +132,22 @@ def _check_same_config(cfg: Config, workdir: Path) -> None:
                               "with that file or start a new workdir")
 
 
+def open_run_folder(cfg: Config, workdir: str | Path, resume_run: bool) -> Path:
+    """Check ``workdir`` against ``--resume`` (a run to continue with the same config, or
+    no run yet), create it and write the resolved ``config.yaml``."""
+    workdir = Path(workdir)
+    if resume_run:
+        if not has_checkpoint(workdir):
+            raise FileNotFoundError(f"--resume: no checkpoint in {workdir / 'checkpoints'}")
+        _check_same_config(cfg, workdir)
+    elif has_checkpoint(workdir):
+        raise FileExistsError(f"{workdir} already holds a run; pass --resume to continue it "
+                              "or choose another --workdir")
+    workdir.mkdir(parents=True, exist_ok=True)
+    dump_config(with_absolute_paths(cfg), workdir / "config.yaml")
+    return workdir
+
+
 def initial_model(cfg: Config, data: Prepared, split: Split) -> HamiltonianModel:
     """Random init from the seed, then (if enabled) the ridge fit of the model-basis F."""
     model = build_model(cfg, key=jax.random.PRNGKey(cfg.train.seed))
@@ -157,17 +173,8 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
         from hamlearn.surrogate.run import train_direct
 
         return train_direct(cfg, workdir, resume_run=resume_run, progress=progress, refs=refs)
-    workdir = Path(workdir)
     weights = loss_weights(cfg)
-    if resume_run:
-        if not has_checkpoint(workdir):
-            raise FileNotFoundError(f"--resume: no checkpoint in {workdir / 'checkpoints'}")
-        _check_same_config(cfg, workdir)
-    elif has_checkpoint(workdir):
-        raise FileExistsError(f"{workdir} already holds a run; pass --resume to continue it "
-                              "or choose another --workdir")
-    workdir.mkdir(parents=True, exist_ok=True)
-    dump_config(with_absolute_paths(cfg), workdir / "config.yaml")
+    workdir = open_run_folder(cfg, workdir, resume_run)
 
     t0 = time.perf_counter()
     refs = load_references(cfg, progress=progress) if refs is None else refs
