@@ -4,8 +4,10 @@
     python scripts/generate_data.py --config configs/quickstart.yaml [--set data.n_workers=2]
 
 Molecules already in the cache are reused; an interrupted run resumes where it stopped.
-Prints a summary (ok / cached / computed / failed with reasons / time). Exit status 0,
-or 1 with ``--strict`` when any molecule failed; 2 for a bad config or structure file.
+Prints a summary (ok / cached / computed / failed with reasons / unreadable frames of
+structure files, each with file and line / time). Exit status 0 when at least one
+molecule has its references; 1 when none has (or, with ``--strict``, when any molecule
+failed or any frame was unreadable); 2 for a bad config or an unreadable file.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import argparse
 import logging
 import sys
 
-from hamlearn.config import ConfigError, load_config
+from hamlearn.config import load_config
 from hamlearn.data.generate import load_dataset
-from hamlearn.data.reference import ReferenceDataError
-from hamlearn.data.sources import SourceError
+from hamlearn.errors import USER_ERRORS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,11 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config, args.set)
         result = load_dataset(cfg.data, root=cfg.root, progress=not args.no_progress)
-    except (ConfigError, SourceError, ReferenceDataError) as err:
+    except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(result.summary())
-    return 1 if args.strict and result.failures else 0
+    if not result.references:
+        return 1
+    return 1 if args.strict and (result.failures or result.skipped) else 0
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ class GenerateResult:
         n_cached: molecules read from the cache; n_computed: molecules computed now.
         n_corrupt: damaged cache records found (and recomputed).
         seconds: wall time.
+        skipped: frames of structure files that could not be read (`SkippedFrame`).
     """
 
     references: list[Reference]
@@ -65,14 +66,17 @@ class GenerateResult:
     n_computed: int
     n_corrupt: int
     seconds: float
+    skipped: tuple = ()
 
     def summary(self) -> str:
-        """Human-readable report: counts, time and one line per failure."""
+        """Human-readable report: counts, time and one line per failure or skipped frame."""
         n = len(self.references) + len(self.failures)
         lines = [f"reference data: {n} molecules: {len(self.references)} ok "
                  f"({self.n_cached} from cache, {self.n_computed} computed), "
                  f"{len(self.failures)} failed, {self.n_corrupt} damaged cache records "
-                 f"recomputed, {self.seconds:.1f} s"]
+                 f"recomputed, {self.seconds:.1f} s"
+                 + (f"; {len(self.skipped)} unreadable frames skipped" if self.skipped else "")]
+        lines += [f"  SKIPPED {s}" for s in self.skipped]
         lines += [f"  FAILED #{f.index} {f.reason}" for f in self.failures]
         return "\n".join(lines)
 
@@ -289,14 +293,19 @@ def _backend(tasks, settings, n_workers, threads, scheduler) -> Iterator[Outcome
 def load_dataset(data, root: str | Path = ".", *, progress: bool = True) -> GenerateResult:
     """The reference data of a `hamlearn.config.DataConfig` (``root``: the config's folder).
 
-    Reads the sources, then `generate` with the config's settings, cache folder (relative
+    Reads the sources (unreadable frames of structure files are skipped and listed in
+    ``GenerateResult.skipped``), then `generate` with the config's settings, cache folder (relative
     to ``root``), workers, threads and scheduler.
     """
     settings = ReferenceSettings.from_config(data)
-    structures = load_structures(data, root)
+    skipped: list = []
+    structures = load_structures(data, root, skipped)
+    for frame in skipped:
+        log.warning("skipped: %s", frame)
     cache_dir = Path(data.cache_dir).expanduser()
     if not cache_dir.is_absolute():
         cache_dir = Path(root) / cache_dir
-    return generate(structures, settings, cache_dir, n_workers=data.n_workers,
-                    threads_per_worker=data.threads_per_worker,
-                    scheduler=data.dask_scheduler, progress=progress)
+    result = generate(structures, settings, cache_dir, n_workers=data.n_workers,
+                      threads_per_worker=data.threads_per_worker,
+                      scheduler=data.dask_scheduler, progress=progress)
+    return dataclasses.replace(result, skipped=tuple(skipped))

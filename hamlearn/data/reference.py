@@ -29,12 +29,10 @@ import warnings
 
 import numpy as np
 
-from hamlearn.data.basis import BasisError, element_shells
 from hamlearn.data.record import Labels, ModelBasisData, Reference
-from hamlearn.data.structure import Structure
-
-#: Atoms closer than this (Angstrom) are rejected as a broken geometry.
-MIN_DISTANCE_ANG = 0.1
+from hamlearn.data.structure import Structure, StructureError
+from hamlearn.data.validate import MIN_DISTANCE_ANG as MIN_DISTANCE_ANG
+from hamlearn.data.validate import validate_structure
 POLARIZABILITY_KINDS = ("uncoupled", "coupled")
 
 
@@ -122,54 +120,18 @@ def _check_functional(method: str) -> None:
 
 # --------------------------------------------------------------------------- checks
 def check_structure(structure: Structure, settings: ReferenceSettings) -> None:
-    """Reject inputs pyscf would fail on or silently mis-compute.
+    """Reject inputs pyscf would fail on or silently mis-compute (`validate_structure`
+    with every basis of ``settings``).
 
     Raises:
         ReferenceDataError: naming the molecule and the reason (non-finite coordinates,
             atoms closer than `MIN_DISTANCE_ANG`, odd electron count without spin,
             open shell, an element a basis lacks).
     """
-    name = structure.label
-    if structure.n_atoms == 0:
-        raise ReferenceDataError(f"{name}: no atoms")
-    if not np.all(np.isfinite(structure.positions)):
-        raise ReferenceDataError(f"{name}: non-finite (NaN or inf) coordinates")
-    _check_distances(structure)
-    n_el = structure.n_electrons
-    if n_el <= 0:
-        raise ReferenceDataError(f"{name}: {n_el} electrons (charge {structure.charge})")
-    if (n_el - structure.spin) % 2:
-        raise ReferenceDataError(f"{name}: odd electron count {n_el} with spin={structure.spin}: "
-                                 "set the molecule's spin (2S) explicitly")
-    if structure.spin != 0:
-        raise ReferenceDataError(f"{name}: open shell (spin={structure.spin}) is not supported: "
-                                 "references and the QM layer are closed-shell")
-    for basis in settings.bases:
-        _check_basis(structure, basis)
-
-
-def _check_distances(structure: Structure) -> None:
-    pos = structure.positions_ang
-    if len(pos) < 2:
-        return
-    d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
-    d[np.diag_indices(len(pos))] = np.inf
-    i, j = np.unravel_index(np.argmin(d), d.shape)
-    if d[i, j] < MIN_DISTANCE_ANG:
-        sym = structure.symbols
-        raise ReferenceDataError(
-            f"{structure.label}: atoms {i} ({sym[i]}) and {j} ({sym[j]}) are {d[i, j]:.3g} "
-            f"Angstrom apart (< {MIN_DISTANCE_ANG})")
-
-
-def _check_basis(structure: Structure, basis: str) -> None:
-    for z in sorted(set(structure.numbers.tolist())):
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Basis may be available")
-                element_shells(basis, int(z))
-        except BasisError as err:
-            raise ReferenceDataError(f"{structure.label}: {err}") from None
+    try:
+        validate_structure(structure, bases=settings.bases)
+    except StructureError as err:
+        raise ReferenceDataError(str(err)) from None
 
 
 # --------------------------------------------------------------------------- pyscf

@@ -4,8 +4,9 @@ Each function returns `Structure`s (positions in Bohr) with an explicit charge a
 given ones win, else the source's own (``atoms.info['charge'/'spin']`` of an extxyz
 frame, a SMILES' formal charge and radical electrons), else neutral closed shell.
 Geometry checks that concern the QM run (NaN, clashing atoms, odd electron counts) are
-done per molecule by `hamlearn.data.reference.check_structure`, so one bad molecule
-does not stop a dataset; a file that cannot be parsed is an error naming file and line.
+done per molecule by `hamlearn.data.validate.validate_structure`, so one bad molecule
+does not stop a dataset; a bad frame of an (ext)xyz file is skipped and reported
+(`SkippedFrame`: file, frame, line) when the caller collects them, else an error.
 
 Example:
     >>> [s.formula for s in (from_ase_name("H2O"), from_smiles("CO"))]
@@ -14,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import io
 from pathlib import Path
 
 from hamlearn.data.structure import Structure
@@ -77,28 +80,102 @@ def from_smiles(smiles: str, *, charge: int | None = None, spin: int | None = No
                      charge=formal, spin=radicals, name=name or smiles)
 
 
+@dataclasses.dataclass(frozen=True)
+class SkippedFrame:
+    """A frame of a structure file that could not be read (the others are kept)."""
+
+    path: str
+    frame: int
+    line: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{self.path}: {where}{self.reason} (frame {self.frame})"
+
+
 def read_structures(path: str | Path, *, index: str = ":", charge: int | None = None,
-                    spin: int | None = None, name: str | None = None) -> list[Structure]:
+                    spin: int | None = None, name: str | None = None,
+                    skipped: list[SkippedFrame] | None = None) -> list[Structure]:
     """Every frame of a structure file ase reads (xyz, extxyz, ...) selected by ``index``.
 
     Frames are named ``name[i]`` (default: the file stem), i the frame index in the file.
+    An (ext)xyz file is read frame by frame: with a ``skipped`` list, a bad frame (an
+    unknown element, a coordinate that is not a number, a truncated last frame) is
+    appended there, naming file, frame and line, and the other frames are kept; without
+    it, any bad frame is an error.
 
     Raises:
-        SourceError: missing or malformed file (naming the file and, for xyz, the line).
+        SourceError: missing or unreadable file, or (without ``skipped``) a bad frame.
     """
     import ase.io
 
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"{path}: structure file not found")
-    try:
-        frames = ase.io.read(path, index=":")
-    except Exception as err:  # ase raises many types for bad files
-        raise SourceError(f"{path}: {_locate_error(path) or 'cannot read'} ({err})") from None
-    picked = select_frames(list(range(len(frames))), index, f"{path} (index {index!r})")
     stem = name or path.stem
+    bad: list[SkippedFrame] = []
+    if path.suffix.lower() in (".xyz", ".extxyz"):
+        frames = _read_xyz_frames(path, bad)
+    else:
+        try:
+            frames = ase.io.read(path, index=":")
+        except Exception as err:  # ase raises many types for bad files
+            raise SourceError(f"{path}: cannot read ({type(err).__name__}: {err})") from None
+    picked = set(select_frames(list(range(len(frames))), index, f"{path} (index {index!r})"))
+    bad = [b for b in bad if b.frame in picked]
+    if bad and skipped is None:
+        raise SourceError(str(bad[0]))
+    if skipped is not None:
+        skipped.extend(bad)
     return [Structure.from_atoms(frames[i], charge=charge, spin=spin, name=f"{stem}[{i}]")
-            for i in picked]
+            for i in sorted(picked) if frames[i] is not None]
+
+
+def _read_xyz_frames(path: Path, bad: list[SkippedFrame]) -> list:
+    """The frames of an (ext)xyz file as ``ase.Atoms`` (None for a bad frame, reported in
+    ``bad``). A broken atom-count line ends the file there (the frames after it cannot be
+    told apart)."""
+    import ase.io
+
+    lines = path.read_text(errors="replace").splitlines()
+    frames: list = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        k = len(frames)
+        try:
+            n_atoms = int(lines[i].split()[0])
+            if n_atoms < 0:
+                raise ValueError
+        except ValueError:
+            bad.append(SkippedFrame(str(path), k, i + 1, "expected an atom count, got "
+                                    f"{lines[i].strip()[:40]!r}; the rest of the file is "
+                                    "skipped"))
+            frames.append(None)
+            break
+        end = i + 2 + n_atoms
+        problem = None
+        if end > len(lines):
+            problem = (len(lines) + 1, f"file ends inside a frame of {n_atoms} atoms "
+                                       f"(started line {i + 1})")
+        else:
+            problem = next(((j + 1, p) for j in range(i + 2, end)
+                            if (p := _atom_line_problem(lines[j]))), None)
+        atoms = None
+        if problem is None:
+            try:
+                atoms = ase.io.read(io.StringIO("\n".join(lines[i:end]) + "\n"),
+                                    format="extxyz")
+            except Exception as err:  # ase raises many types for bad frames
+                problem = (i + 1, f"cannot read ({type(err).__name__}: {err})")
+        if problem is not None:
+            bad.append(SkippedFrame(str(path), k, problem[0], problem[1]))
+        frames.append(atoms)
+        i = end
+    return frames
 
 
 def select_frames(items: list, index: str, what: str) -> list:
@@ -110,30 +187,6 @@ def select_frames(items: list, index: str, what: str) -> list:
         return items[sel] if isinstance(sel, slice) else [items[sel]]
     except (ValueError, IndexError) as err:
         raise SourceError(f"{what}: bad frame selection ({err})") from None
-
-
-def _locate_error(path: Path) -> str | None:
-    """'line N: reason' for the first malformed line of an (ext)xyz file, else None."""
-    if path.suffix.lower() not in (".xyz", ".extxyz"):
-        return None
-    lines = path.read_text(errors="replace").splitlines()
-    i = 0
-    while i < len(lines):
-        if not lines[i].strip():
-            i += 1
-            continue
-        try:
-            n_atoms = int(lines[i].split()[0])
-        except ValueError:
-            return f"line {i + 1}: expected an atom count, got {lines[i].strip()[:40]!r}"
-        for k in range(i + 2, i + 2 + n_atoms):
-            if k >= len(lines):
-                return f"line {k + 1}: file ends inside a frame of {n_atoms} atoms (line {i + 1})"
-            problem = _atom_line_problem(lines[k])
-            if problem:
-                return f"line {k + 1}: {problem}"
-        i += 2 + n_atoms
-    return None
 
 
 def _atom_line_problem(line: str) -> str | None:
@@ -152,9 +205,10 @@ def _atom_line_problem(line: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- config
-def structures_from_source(source, root: str | Path = ".",
-                           cookbook_dir: str | None = None) -> list[Structure]:
-    """The molecules of one `hamlearn.config.SourceConfig` (relative paths from ``root``)."""
+def structures_from_source(source, root: str | Path = ".", cookbook_dir: str | None = None,
+                           skipped: list[SkippedFrame] | None = None) -> list[Structure]:
+    """The molecules of one `hamlearn.config.SourceConfig` (relative paths from ``root``);
+    bad frames of a file go to ``skipped`` when given (see `read_structures`)."""
     kinds = [k for k in ("file", "smiles", "ase", "cookbook") if getattr(source, k) is not None]
     if len(kinds) != 1:
         raise SourceError(f"give exactly one of file, smiles, ase, cookbook (got {kinds or 'none'})")
@@ -165,7 +219,7 @@ def structures_from_source(source, root: str | Path = ".",
         return [from_ase_name(source.ase, label=source.name, **opts)]
     if source.file is not None:
         return read_structures(_resolve(root, source.file), index=source.index,
-                               name=source.name, **opts)
+                               name=source.name, skipped=skipped, **opts)
     return _cookbook_structures(source, root, cookbook_dir, opts)
 
 
@@ -185,11 +239,14 @@ def _resolve(root: str | Path, path: str | Path) -> Path:
     return p if p.is_absolute() else Path(root) / p
 
 
-def load_structures(data, root: str | Path = ".") -> list[Structure]:
+def load_structures(data, root: str | Path = ".",
+                    skipped: list[SkippedFrame] | None = None) -> list[Structure]:
     """All molecules of a `hamlearn.config.DataConfig`, in source order.
 
     Args:
         data: the ``data`` section; root: the config file's folder.
+        skipped: collects the bad frames of structure files (the rest is read); None
+            makes a bad frame an error.
 
     Raises:
         SourceError: a source that cannot be read, naming the key (``data.sources.3``)
@@ -198,7 +255,7 @@ def load_structures(data, root: str | Path = ".") -> list[Structure]:
     out: list[Structure] = []
     for i, source in enumerate(data.sources):
         try:
-            out.extend(structures_from_source(source, root, data.cookbook_dir))
+            out.extend(structures_from_source(source, root, data.cookbook_dir, skipped))
         except SourceError as err:
             raise SourceError(f"data.sources.{i}: {err}") from None
     return out

@@ -217,8 +217,8 @@ def _cli_main():
 
 @pytest.mark.parametrize("config, message", [
     ("data:\n  sources:\n    - ase: H2O\n  metod: rhf\n", r"c\.yaml:4: unknown key 'data\.metod'"),
-    ("data:\n  sources:\n    - file: bad.xyz\n",
-     r"data\.sources\.0: .*bad\.xyz: line 4: coordinates are not numbers"),
+    ("data:\n  sources:\n    - file: missing.xyz\n",
+     r"data\.sources\.0: .*missing\.xyz: structure file not found"),
     ("data:\n  method: b3lpy\n", r"data\.method: 'b3lpy'"),
 ])
 def test_cli_bad_config_or_file_exits_2_naming_where(tmp_path, capsys, config, message):

@@ -1,0 +1,3 @@
+from pathlib import Path
+
+TINY = Path(__file__).resolve().parents[1] / "training" / "data" / "tiny.yaml"
