@@ -17,8 +17,8 @@ import logging
 import sys
 from pathlib import Path
 
-from hamlearn.config import ConfigError, load_config
-from hamlearn.data.sources import SourceError
+from hamlearn.config import load_config
+from hamlearn.errors import USER_ERRORS
 from hamlearn.training.metrics import format_table
 
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         from hamlearn.training.run import train
 
         result = train(cfg, workdir, resume_run=args.resume, progress=not args.no_progress)
-    except (ConfigError, SourceError, FileExistsError, FileNotFoundError) as err:
+    except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

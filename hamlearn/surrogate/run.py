@@ -116,11 +116,12 @@ def evaluate_direct(model: DirectModel, refs: list[Reference], indices, cfg: Con
 def train_direct(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
                  progress: bool = True, refs: list[Reference] | None = None) -> DirectRunResult:
     """Fit a direct model in ``workdir`` (run folder as `hamlearn.training.run.train`)."""
-    from hamlearn.training.run import load_references, open_run_folder
+    from hamlearn.training.run import check_species, load_references, open_run_folder
 
     workdir = open_run_folder(cfg, workdir, resume_run)
     t0 = time.perf_counter()
     refs = load_references(cfg, progress=progress) if refs is None else refs
+    check_species(refs, cfg)
     split = make_split([r.structure for r in refs], cfg.train.split, cfg.train.seed)
     (workdir / "split.json").write_text(json.dumps(split.as_dict()))
     y = reference_targets(refs, cfg)

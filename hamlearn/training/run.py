@@ -24,6 +24,7 @@ from hamlearn.config import (Config, ConfigError, config_to_dict, dump_config, l
 from hamlearn.data.cookbook import load_cookbook
 from hamlearn.data.generate import load_dataset
 from hamlearn.data.record import Reference
+from hamlearn.errors import DatasetError
 from hamlearn.features import make_spec
 from hamlearn.model import HamiltonianModel, ridge_fit
 from hamlearn.qm import qm_forward_batch
@@ -60,8 +61,24 @@ def load_references(cfg: Config, *, progress: bool = True) -> list[Reference]:
         log.warning("%d molecule(s) failed and are left out:\n%s", len(result.failures),
                     "\n".join(f"  {f.name}: {f.reason}" for f in result.failures))
     if not result.references:
-        raise RuntimeError("no reference data: every molecule failed")
+        raise DatasetError("no reference data: every molecule failed (see the lines above)")
     return result.references
+
+
+def check_species(refs: list[Reference], cfg: Config) -> None:
+    """Every element of the data must be in ``features.species`` (else one clear error)."""
+    from ase.data import chemical_symbols
+
+    known = set(cfg.features.species)
+    missing: dict[int, list[str]] = {}
+    for r in refs:
+        for z in sorted(set(r.structure.numbers.tolist()) - known):
+            missing.setdefault(z, []).append(r.structure.label)
+    if missing:
+        parts = [f"{chemical_symbols[z]} (Z={z}, {len(names)} molecules, e.g. {names[0]})"
+                 for z, names in missing.items()]
+        raise DatasetError(f"features.species {sorted(known)} lacks elements of the data: "
+                           f"{'; '.join(parts)}: add them to features.species")
 
 
 def build_model(cfg: Config, *, key) -> HamiltonianModel:
@@ -178,7 +195,11 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
 
     t0 = time.perf_counter()
     refs = load_references(cfg, progress=progress) if refs is None else refs
+    check_species(refs, cfg)
     split = make_split([r.structure for r in refs], cfg.train.split, cfg.train.seed)
+    if not len(split.train):
+        raise DatasetError(f"the training split is empty ({len(refs)} molecules, "
+                           f"train.split {cfg.train.split.kind}): check train.split")
     (workdir / "split.json").write_text(json.dumps(split.as_dict()))
     t1 = time.perf_counter()
     data = prepare(refs, cfg)
@@ -190,7 +211,12 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
     bs = cfg.train.batch_size or len(split.train)
     batcher = Batcher(data, cfg, bs, multiple_of=max(cfg.train.devices, 1),
                       fixed_shape=bs < len(split.train))
-    val_idx = split.validation if len(split.validation) else split.train
+    val_idx = split.validation
+    if not len(val_idx):
+        log.warning("the validation split is empty: validating (and picking the best model) "
+                    "on the training set; give train.split a validation fraction or list "
+                    "for an honest model selection")
+        val_idx = split.train
     val_chunks = batcher.chunks(val_idx)
     val_batches = [shard_batch(batcher.batch(c), mesh) for c in val_chunks]
 
