@@ -121,7 +121,7 @@ def train_direct(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
     workdir = open_run_folder(cfg, workdir, resume_run)
     t0 = time.perf_counter()
     refs = load_references(cfg, progress=progress) if refs is None else refs
-    check_species(refs, cfg)
+    check_species([r.structure for r in refs], cfg)
     split = make_split([r.structure for r in refs], cfg.train.split, cfg.train.seed)
     (workdir / "split.json").write_text(json.dumps(split.as_dict()))
     y = reference_targets(refs, cfg)

@@ -24,6 +24,8 @@ from hamlearn.config import (Config, ConfigError, config_to_dict, dump_config, l
 from hamlearn.data.cookbook import load_cookbook
 from hamlearn.data.generate import load_dataset
 from hamlearn.data.record import Reference
+from hamlearn.data.sources import load_structures
+from hamlearn.data.structure import Structure
 from hamlearn.errors import DatasetError
 from hamlearn.features import make_spec
 from hamlearn.model import HamiltonianModel, ridge_fit
@@ -65,15 +67,15 @@ def load_references(cfg: Config, *, progress: bool = True) -> list[Reference]:
     return result.references
 
 
-def check_species(refs: list[Reference], cfg: Config) -> None:
+def check_species(structures: list[Structure], cfg: Config) -> None:
     """Every element of the data must be in ``features.species`` (else one clear error)."""
     from ase.data import chemical_symbols
 
     known = set(cfg.features.species)
     missing: dict[int, list[str]] = {}
-    for r in refs:
-        for z in sorted(set(r.structure.numbers.tolist()) - known):
-            missing.setdefault(z, []).append(r.structure.label)
+    for s in structures:
+        for z in sorted(set(s.numbers.tolist()) - known):
+            missing.setdefault(z, []).append(s.label)
     if missing:
         parts = [f"{chemical_symbols[z]} (Z={z}, {len(names)} molecules, e.g. {names[0]})"
                  for z, names in missing.items()]
@@ -191,15 +193,14 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
 
         return train_direct(cfg, workdir, resume_run=resume_run, progress=progress, refs=refs)
     weights = loss_weights(cfg)
+    if refs is None and cfg.data.labels != "published":  # a species typo: before any SCF
+        check_species(load_structures(cfg.data, cfg.root, []), cfg)
     workdir = open_run_folder(cfg, workdir, resume_run)
 
     t0 = time.perf_counter()
     refs = load_references(cfg, progress=progress) if refs is None else refs
-    check_species(refs, cfg)
+    check_species([r.structure for r in refs], cfg)
     split = make_split([r.structure for r in refs], cfg.train.split, cfg.train.seed)
-    if not len(split.train):
-        raise DatasetError(f"the training split is empty ({len(refs)} molecules, "
-                           f"train.split {cfg.train.split.kind}): check train.split")
     (workdir / "split.json").write_text(json.dumps(split.as_dict()))
     t1 = time.perf_counter()
     data = prepare(refs, cfg)

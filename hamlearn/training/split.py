@@ -8,6 +8,7 @@ import numpy as np
 
 from hamlearn.config import SplitConfig
 from hamlearn.data.structure import Structure
+from hamlearn.errors import DatasetError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +39,7 @@ def make_split(structures: list[Structure], cfg: SplitConfig, seed: int) -> Spli
     """Split according to ``cfg`` ('random', 'explicit' or 'size').
 
     Raises:
-        ValueError: for out-of-range or overlapping explicit indices, an empty training
+        DatasetError (a ValueError): for out-of-range or overlapping explicit indices, an empty training
             set, or a size threshold that leaves nothing to test on.
     """
     n = len(structures)
@@ -47,9 +48,9 @@ def make_split(structures: list[Structure], cfg: SplitConfig, seed: int) -> Spli
                  for k in ("train", "validation", "test")]
         allidx = np.concatenate(parts)
         if allidx.size and (allidx.min() < 0 or allidx.max() >= n):
-            raise ValueError(f"train.split: explicit indices must be in [0, {n})")
+            raise DatasetError(f"train.split: explicit indices must be in [0, {n})")
         if len(np.unique(allidx)) != len(allidx):
-            raise ValueError("train.split: explicit train/validation/test lists overlap")
+            raise DatasetError("train.split: explicit train/validation/test lists overlap")
         split = Split(*parts)
     elif cfg.kind == "random":
         order = np.random.default_rng(seed).permutation(n)
@@ -61,14 +62,14 @@ def make_split(structures: list[Structure], cfg: SplitConfig, seed: int) -> Spli
         small = np.flatnonzero(heavy <= cfg.max_train_heavy_atoms)
         large = np.flatnonzero(heavy > cfg.max_train_heavy_atoms)
         if len(large) == 0:
-            raise ValueError(f"train.split: no molecule has more than "
+            raise DatasetError(f"train.split: no molecule has more than "
                              f"{cfg.max_train_heavy_atoms} heavy atoms to test on")
         order = small[np.random.default_rng(seed).permutation(len(small))]
         fr = list(cfg.fractions[:2]) if len(cfg.fractions) >= 2 else [0.8, 0.2]
         a, _ = _fraction_counts(len(order), fr)
         split = Split(np.sort(order[:a]), np.sort(order[a:]), large)
     else:  # guarded by the config's choices
-        raise ValueError(f"unknown split kind {cfg.kind!r}")
+        raise DatasetError(f"unknown split kind {cfg.kind!r}")
     if len(split.train) == 0:
-        raise ValueError(f"train.split ({cfg.kind}) leaves no training molecules out of {n}")
+        raise DatasetError(f"train.split ({cfg.kind}) leaves no training molecules out of {n}")
     return split
