@@ -4,9 +4,11 @@
     python scripts/evaluate.py --run runs/NAME [--structures FILE] [--out DIR]
 
 References for FILE come through the run's reference cache (computed when missing) with
-the run's method and bases. Writes ``metrics.json`` and ``parity.png`` to DIR (default
-``<run>/eval/<file stem or 'test'>``) and prints MAE/RMSE per target in eV, Debye, a.u.
-and %, grouped by heavy-atom count.
+the run's method and bases. Writes ``metrics.json``, ``parity.png`` and ``report.md`` to
+DIR (default ``<run>/eval/<file stem or 'test'>``) and prints MAE/RMSE per target in eV,
+Debye, a.u. and %, grouped by heavy-atom count, then the markdown report: data, model,
+errors beside those of the plain minimal-basis calculation (the references' model-basis
+Fock through the same QM layer, no model), MAE by heavy-atom count.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import logging
 import sys
 from pathlib import Path
 
-from hamlearn.config import ConfigError, SourceConfig
-from hamlearn.data.sources import SourceError
+from hamlearn.config import SourceConfig
+from hamlearn.errors import USER_ERRORS, DatasetError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="output folder")
     parser.add_argument("--which", default="best", choices=("best", "last"))
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the plain minimal-basis (no model) rows of the report")
     args = parser.parse_args(argv)
     from hamlearn.runtime import setup_jax
 
@@ -37,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return run(args)
-    except (ConfigError, SourceError, FileNotFoundError) as err:
+    except USER_ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
@@ -46,8 +50,10 @@ def run(args) -> int:
     import json
 
     from hamlearn.training.batches import Batcher, prepare
-    from hamlearn.training.evaluate import evaluate_indices, write_report
+    from hamlearn.training.evaluate import REPORT_MD, evaluate_indices, write_report
+    from hamlearn.training.metrics import format_table
     from hamlearn.training.run import load_references, load_run
+    from hamlearn.training.study import minimal_basis_result
 
     run_dir = Path(args.run)
     cfg, model = load_run(run_dir, args.which)
@@ -60,22 +66,44 @@ def run(args) -> int:
             SourceConfig(file=str(path), index=args.index),))
         refs = load_references(dataclasses.replace(cfg, data=data_cfg),
                                progress=not args.no_progress)
+        refs = _model_can_describe(refs, cfg)
         indices, name = list(range(len(refs))), path.stem
+        source = f"{path} (frames {args.index})"
     else:
         refs = load_references(cfg, progress=not args.no_progress)
         indices = json.loads((run_dir / "split.json").read_text())["test"]
         name = "test"
+        source = f"test split of the run's dataset ({run_dir / 'split.json'})"
         if not indices:
             raise FileNotFoundError("the run has no test split; pass --structures")
     data = prepare(refs, cfg)
     batcher = Batcher(data, cfg, min(len(indices), 32))
     result = evaluate_indices(model, data, batcher, indices, cfg)
     out = Path(args.out) if args.out else run_dir / "eval" / name
-    table = write_report(result, data, indices, cfg, out, plots=cfg.eval.plots)
+    baseline = None if args.no_baseline else minimal_basis_result(refs, indices, cfg)
+    report = write_report(result, data, indices, cfg, out, plots=cfg.eval.plots, source=source,
+                          run=f"{run_dir} ({args.which} checkpoint)", baseline=baseline)
     print(f"{len(indices)} molecules, target basis {cfg.train.target_basis}, model {args.which}")
-    print(table)
-    print(f"\nwritten: {out / 'metrics.json'}" + (f", {out / 'parity.png'}" if cfg.eval.plots else ""))
+    print(format_table(result["metrics"], result["by_size"]))
+    written = [out / "metrics.json", out / REPORT_MD] + ([out / "parity.png"] if cfg.eval.plots
+                                                          else [])
+    print(f"\nwritten: {', '.join(map(str, written))}\n")
+    print(report, end="")
     return 0
+
+
+def _model_can_describe(refs, cfg):
+    """The references whose elements the model knows; one line per one left out."""
+    from hamlearn.data.validate import split_valid
+
+    _, bad = split_valid([r.structure for r in refs], species=cfg.features.species)
+    for b in bad:
+        print(f"FAILED {b.reason}", file=sys.stderr)
+    left_out = {b.index for b in bad}
+    keep = [r for i, r in enumerate(refs) if i not in left_out]
+    if not keep:
+        raise DatasetError("no molecule of the file can be evaluated (see the lines above)")
+    return keep
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 
 `predict_indices` runs model + QM layer over a `Prepared` dataset in fixed-size padded
 batches and returns per-molecule numpy predictions (atomic units, unpadded);
-`evaluate_indices` adds errors against the references in user units.
+`evaluate_indices` adds errors against the references in user units; `write_report`
+writes them (``metrics.json``, ``report.md``, ``parity.png``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import equinox as eqx
 import numpy as np
 
 from hamlearn.config import Config
+from hamlearn.plotting import parity_panels
 from hamlearn.training.batches import Batcher, Prepared
-from hamlearn.training.metrics import by_size, format_table, molecule_errors, summarize
-from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
+from hamlearn.training.metrics import (by_size, molecule_errors, ordered_targets, summarize,
+                                      target_label)
 
+REPORT_MD = "report.md"
 KEYS = ("mo_energy", "mo_occ", "gap", "homo", "lumo", "dipole", "polarizability", "fock")
 
 
@@ -76,57 +79,120 @@ def evaluate_indices(model, data: Prepared, batcher: Batcher, indices, cfg: Conf
 
 
 def write_report(result: dict, data: Prepared, indices, cfg: Config, out: Path,
-                 plots: bool = True) -> str:
-    """``metrics.json`` (+ parity PNGs) in ``out``; returns the printed table."""
+                 plots: bool = True, *, source: str = "", run: str = "",
+                 baseline: dict | None = None) -> str:
+    """``metrics.json``, ``report.md`` (+ ``parity.png``) in ``out``.
+
+    Args:
+        result: `evaluate_indices` output of ``indices``.
+        data, indices, cfg: the evaluated molecules and the run's config.
+        out: output folder (created).
+        plots: write ``parity.png``.
+        source: where the molecules come from (a file, the run's test split), for the report.
+        run: the run folder (and checkpoint) the model comes from, for the report.
+        baseline: `hamlearn.training.study.minimal_basis_result` of ``indices`` (the plain
+            model-basis calculation), or None / empty when not available.
+
+    Returns:
+        the markdown report (the text of ``report.md``).
+    """
     out.mkdir(parents=True, exist_ok=True)
+    refs = [data.refs[i] for i in indices]
     report = {"metrics": result["metrics"],
               "by_heavy_atoms": {str(k): v for k, v in result["by_size"].items()},
               "target_basis": cfg.train.target_basis,
-              "molecules": [data.refs[i].structure.label for i in indices]}
+              "molecules": [r.structure.label for r in refs]}
+    if baseline:
+        report["minimal_basis"] = baseline
     (out / "metrics.json").write_text(json.dumps(report, indent=1))
     if plots:
-        parity_plots(result, [data.refs[i] for i in indices], cfg, out)
-    return format_table(result["metrics"], result["by_size"])
+        parity_plots(result, refs, cfg, out)
+    method = refs[0].method if refs else cfg.data.method
+    text = format_report(result["metrics"], result["by_size"],
+                         data={"source": source or "-",
+                               "molecules": _molecule_list(refs),
+                               "targets": f"{method} / {cfg.train.target_basis}"},
+                         model={"run": run or "-", "kind": cfg.model.kind,
+                                "model basis": cfg.model.basis,
+                                "MO energies compared": _window(cfg)},
+                         baseline=baseline, baseline_name=f"plain {cfg.model.basis}, no model")
+    (out / REPORT_MD).write_text(text)
+    return text
 
 
-def parity_plots(result: dict, refs, cfg: Config, out: Path) -> None:
-    """Parity plots (prediction vs reference) per target, coloured by heavy-atom count."""
-    import matplotlib
+def _molecule_list(refs, shown: int = 8) -> str:
+    names = [r.structure.label for r in refs]
+    more = f", ... ({len(names) - shown} more)" if len(names) > shown else ""
+    return f"{len(names)} (" + ", ".join(names[:shown]) + more + ")"
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from hamlearn.training.split import n_heavy_atoms
+def _window(cfg: Config) -> str:
+    loss = cfg.train.loss
+    if loss.eig_window == "all":
+        return f"the lowest n_AO ({cfg.model.basis}) levels of each molecule"
+    return f"occupied + {loss.n_virtual} virtual levels of each molecule"
 
-    basis, kind = cfg.train.target_basis, cfg.train.loss.polarizability_kind
-    errs = result["errors"]
-    panels = [("eigenvalues_ev", "MO energies (eV)",
-               lambda p, r, e: r.target(basis).mo_energy[:len(e)] * HARTREE_TO_EV),
-              ("dipole_debye", "dipole components (D)",
-               lambda p, r, e: r.target(basis).dipole * AU_TO_DEBYE),
-              ("polarizability_au", "polarizability components (a.u.)",
-               lambda p, r, e: r.target(basis).polarizability(kind).ravel())]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    sc = None
-    for ax, (key, title, ref_fn) in zip(axes, panels):
-        xs, ys, cs = [], [], []
-        for p, r, e in zip(result["predictions"], refs, errs):
-            if key not in e:
-                continue
-            x = ref_fn(p, r, e[key])
-            xs.append(x)
-            ys.append(x + e[key])
-            cs.append(np.full(len(x), n_heavy_atoms(r.structure)))
-        if not xs:
-            ax.set_visible(False)
-            continue
-        x, y, c = map(np.concatenate, (xs, ys, cs))
-        sc = ax.scatter(x, y, c=c, s=8, cmap="viridis")
-        lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
-        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax.set(title=f"{title}\nMAE {np.mean(np.abs(y - x)):.3g}", xlabel="reference",
-               ylabel="prediction")
-    if sc is not None:
-        fig.colorbar(sc, ax=axes, label="heavy atoms")
-    fig.savefig(out / "parity.png", dpi=110)
-    plt.close(fig)
+
+def format_report(metrics: dict, grouped: dict, *, data: dict[str, str], model: dict[str, str],
+                  baseline: dict | None = None, baseline_name: str = "plain minimal basis") -> str:
+    """A markdown report: data, model, MAE/RMSE per target (with the plain minimal-basis
+    rows when ``baseline`` has metrics), MAE by heavy-atom count.
+
+    Args:
+        metrics: `summarize` output (``mae_<target>_<unit>``, ``rmse_...``, ``n_molecules``).
+        grouped: `by_size` output, heavy-atom count -> metrics.
+        data, model: label -> text, listed under "Data" and "Model".
+        baseline: ``{'metrics': ..., 'by_size': ...}`` of the plain calculation; empty:
+            the references have no model-basis Fock; None: not computed (a note either way).
+        baseline_name: the baseline rows' name.
+
+    Returns:
+        markdown text; numbers with 4 significant digits, units in the column headers.
+    """
+    base = (baseline or {}).get("metrics") or {}
+    keys = ordered_targets(k[4:] for m in (metrics, base) for k in m if k.startswith("mae_"))
+    header = "| run | " + " | ".join(target_label(k) for k in keys) + " | molecules |"
+    rule = "|---" * (len(keys) + 2) + "|"
+    lines = ["# hamlearn evaluation", "", "## Data", *_bullets(data), "", "## Model",
+             *_bullets(model), "", "## Errors", "", header, rule]
+    rows = [("model", metrics)] + ([(baseline_name, base)] if base else [])
+    for name, m in rows:
+        for stat in ("mae", "rmse"):
+            lines.append(f"| {name}, {stat.upper()} | "
+                         + " | ".join(_cell(m, f"{stat}_{k}") for k in keys)
+                         + f" | {m.get('n_molecules', '-')} |")
+    if baseline is None:
+        lines += ["", f"_No {baseline_name} row: not computed._"]
+    elif not base:
+        lines += ["", f"_No {baseline_name} row: the references carry no model-basis Fock._"]
+    elif base.get("n_molecules") != metrics.get("n_molecules"):
+        lines += ["", f"_{baseline_name}: only the molecules whose references carry a "
+                      "model-basis Fock._"]
+    lines += ["", "## MAE by heavy-atom count (model)", "",
+              "| heavy atoms | molecules | " + " | ".join(target_label(k) for k in keys) + " |",
+              "|---" * (len(keys) + 2) + "|"]
+    for n, m in grouped.items():
+        lines.append(f"| {n} | {m.get('n_molecules', '-')} | "
+                     + " | ".join(_cell(m, f"mae_{k}") for k in keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(metrics: dict, key: str) -> str:
+    return f"{metrics[key]:.4g}" if key in metrics else "-"
+
+
+def _bullets(items: dict[str, str]) -> list[str]:
+    return [f"- {k}: {v}" for k, v in items.items()]
+
+
+def parity_plots(result: dict, refs, cfg: Config, out: Path) -> Path:
+    """``parity.png`` in ``out``: `hamlearn.plotting.parity_panels` (valence and core MO
+    energies, dipole, polarizability; discrete colours by heavy-atom count)."""
+    from matplotlib.figure import Figure  # no pyplot: no backend, no global figure list
+
+    fig = parity_panels(result, refs, cfg.train.target_basis,
+                        cfg.train.loss.polarizability_kind,
+                        fig=Figure(figsize=(15, 4), layout="constrained"))
+    path = out / "parity.png"
+    fig.savefig(path, dpi=110)
+    return path

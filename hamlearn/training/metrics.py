@@ -16,6 +16,13 @@ from hamlearn.training.split import n_heavy_atoms
 from hamlearn.training.targets import window_size
 from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
 
+#: error keys in display order (``<target>_<unit>``, the names of `molecule_errors`)
+TARGET_KEYS = ("eigenvalues_ev", "gap_ev", "dipole_debye", "polarizability_au",
+               "polarizability_pct")
+_TARGET_NAMES = {"eigenvalues": "MO energies", "gap": "gap", "dipole": "dipole",
+                 "polarizability": "polarizability"}
+_UNITS = {"ev": "eV", "debye": "D", "au": "a.u.", "pct": "%"}
+
 
 def molecule_errors(pred: dict, ref: Reference, loss: LossConfig, target_basis: str,
                     polarizability_kind: str) -> dict[str, np.ndarray]:
@@ -35,6 +42,22 @@ def molecule_errors(pred: dict, ref: Reference, loss: LossConfig, target_basis: 
         iso_ref = np.trace(alpha) / 3.0
         out["polarizability_pct"] = np.atleast_1d(100.0 * (np.trace(err) / 3.0) / iso_ref)
     return out
+
+
+def ordered_targets(targets) -> list[str]:
+    """Target names (``eigenvalues_ev``...) in `TARGET_KEYS` order, others after, sorted."""
+    targets = set(targets)
+    return [k for k in TARGET_KEYS if k in targets] + sorted(targets - set(TARGET_KEYS))
+
+
+def target_label(key: str) -> str:
+    """Display name with unit: ``'eigenvalues_ev'`` or ``'mae_eigenvalues_ev'`` ->
+    ``'MO energies (eV)'``; unknown keys keep their name."""
+    key = key.removeprefix("mae_").removeprefix("rmse_")
+    stem, _, suffix = key.rpartition("_")
+    if suffix not in _UNITS:
+        return key
+    return f"{_TARGET_NAMES.get(stem, stem.replace('_', ' '))} ({_UNITS[suffix]})"
 
 
 def summarize(errors: list[dict[str, np.ndarray]]) -> dict[str, float]:

@@ -32,6 +32,7 @@ from hamlearn.model import HamiltonianModel, ridge_fit
 from hamlearn.qm import qm_forward_batch
 from hamlearn.training.batches import Batcher, Prepared, epoch_order, prepare
 from hamlearn.training.checkpoint import load_checkpoint
+from hamlearn.training.curves import plot_training_curves
 from hamlearn.training.loop import LoopState, RunLog, fit, has_checkpoint, resume
 from hamlearn.training.losses import loss_terms, weighted_loss
 from hamlearn.training.parallel import make_mesh, replicate, shard_batch
@@ -60,8 +61,8 @@ def load_references(cfg: Config, *, progress: bool = True) -> list[Reference]:
         return refs
     result = load_dataset(data, cfg.root, progress=progress)
     if result.failures:
-        log.warning("%d molecule(s) failed and are left out:\n%s", len(result.failures),
-                    "\n".join(f"  {f.name}: {f.reason}" for f in result.failures))
+        log.warning("%d molecule(s) failed and are left out (reasons above)",
+                    len(result.failures))
     if not result.references:
         raise DatasetError("no reference data: every molecule failed (see the lines above)")
     return result.references
@@ -255,6 +256,8 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
     model, opt_state, state = fit(model, opt_state, step, batches_for_epoch, validate, cfg.train,
                                   workdir, state=state, runlog=runlog, progress=progress,
                                   metric=cfg.train.select)
+    if cfg.eval.plots:
+        plot_training_curves(workdir)
     best, _ = load_checkpoint(workdir / "checkpoints", "best", model)
     test = {}
     if len(split.test):
