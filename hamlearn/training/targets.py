@@ -28,13 +28,14 @@ def build_targets(refs: list[Reference], nao_pad: int, loss: LossConfig,
     """Padded target arrays for one batch (numpy; the caller moves them to the device).
 
     Returns a dict with the keys `hamlearn.training.losses.loss_terms` reads; only the
-    targets whose loss weight is non-zero are included, plus the masks.
+    targets whose loss weight is non-zero are included, plus the masks. Filler molecules
+    (``mol_mask`` False) are masked everywhere: no eigenvalue window, no AOs in ``ao_mask``.
     """
     b = len(refs)
     mol_mask = np.ones(b, bool) if mol_mask is None else np.asarray(mol_mask, bool)
     ao_mask = np.zeros((b, nao_pad), bool)
     for k, r in enumerate(refs):
-        ao_mask[k, :r.model.nao] = True
+        ao_mask[k, :r.model.nao] = mol_mask[k]
     out: dict = {"mol_mask": mol_mask, "ao_mask": ao_mask}
     labels = [r.target(target_basis) for r in refs]
     if loss.eigenvalues:

@@ -66,6 +66,21 @@ def test_wigner_convention_matches_pyscf_overlap(improper):
     np.testing.assert_allclose(overlap(transformed(s, rot)), d @ overlap(s) @ d.T, atol=1e-12)
 
 
+@pytest.mark.parametrize(("basis", "l_max"), [("6-31g*", 2), ("cc-pvdz", 2), ("cc-pvtz", 3)])
+@pytest.mark.parametrize("improper", [False, True])
+def test_wigner_convention_matches_pyscf_overlap_d_f_shells(basis, l_max, improper):
+    """The same pin for d (and f) shells: pyscf's real AO order m = -l..l for l >= 2."""
+    from hamlearn.data.basis import element_shells
+
+    s = Structure.from_atoms(ase.build.molecule("HCOOH"))
+    assert max(sh.l for z in s.numbers for sh in element_shells(basis, int(z))) == l_max
+    rot = random_rotation(jax.random.PRNGKey(6), improper)
+    d = ao_wigner(s.numbers, rot, basis)
+    s0, s1 = overlap(s, basis), overlap(transformed(s, rot), basis)
+    assert np.abs(s1 - s0).max() > 0.1  # the rotation really changes S
+    np.testing.assert_allclose(s1, d @ s0 @ d.T, atol=1e-12)
+
+
 @pytest.mark.parametrize("improper", [False, True])
 def test_fock_is_equivariant_and_eigenvalues_invariant(case, improper):
     for k, rot in enumerate(case["rots"][improper]):

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.linalg
 from jax.test_util import check_grads
 
 from qm_helpers import degenerate_problem
@@ -100,3 +101,53 @@ def test_masked_eigensolver_alone_misses_degenerate_terms(pyscf_case, rng):
     assert fd == pytest.approx(fd2, abs=1e-8)  # same function, two codes
     assert exact_dot == pytest.approx(fd, rel=1e-6)
     assert abs(naive_dot - fd) > 1e-2 * abs(fd)
+
+
+def _gap_pair_fd(fock, ovlp, direction, nocc, h):
+    """scipy's eigenvalues along ``fock + t direction``: (LUMO - HOMO, LUMO - pair mean) at
+    t = -h, 0, +h, with the HOMO pair ``nocc-2, nocc-1`` (reference, not the code under test)."""
+    out = []
+    for t in (-h, 0.0, h):
+        e = scipy.linalg.eigh(fock + t * direction, ovlp, eigvals_only=True)
+        out.append((e[nocc] - e[nocc - 1], e[nocc] - 0.5 * (e[nocc - 2] + e[nocc - 1])))
+    return np.array(out)
+
+
+def test_degenerate_homo_gap_gradient_against_finite_differences(rng):
+    """Exactly degenerate HOMO pair: the gap uses the pair's mean.
+
+    Along a direction that keeps the pair degenerate the gap is differentiable and the
+    gradient must equal its central difference. Along a generic direction the pair splits:
+    LUMO - max(pair) has a kink (one-sided derivatives differ) and the gradient must give
+    the mean of the two one-sided derivatives, which is the derivative of the smooth
+    LUMO - mean(pair).
+    """
+    mo_energy = np.array([-2.0, -1.0, -0.5, -0.5, 0.4, 0.9, 1.3])
+    nocc, n = 4, len(mo_energy)
+    fock, ovlp = degenerate_problem(rng, mo_energy)
+    dip = rng.normal(size=(3, n, n))
+    inp = QMInputs.from_arrays(ovlp, dip + np.swapaxes(dip, 1, 2), np.zeros(3), nocc)
+    grad = np.asarray(jax.jit(jax.grad(lambda f: qm_forward(f, inp)["gap"]))(jnp.asarray(fock)))
+    assert np.isfinite(grad).all()
+
+    # C^T S C = 1 and F = S C e C^T S: a direction S C M C^T S adds M in the MO basis
+    e, c = scipy.linalg.eigh(fock, ovlp)
+    sc = ovlp @ c
+    m = rng.normal(size=(n, n))
+    m = m + m.T
+    keep = m.copy()
+    keep[2:4, :] = keep[:, 2:4] = 0.0
+    keep[2, 2] = keep[3, 3] = 0.7  # the pair moves together and couples to nothing
+    h = 1e-6  # the one-sided differences have O(h) errors of order 1 * h
+    for name, mo_dir in (("keeps degeneracy", keep), ("generic", m)):
+        direction = sc @ mo_dir @ sc.T
+        fd = _gap_pair_fd(fock, ovlp, direction, nocc, h)
+        grad_dot = float(np.sum(grad * direction))
+        right, left = (fd[2] - fd[1]) / h, (fd[1] - fd[0]) / h  # one-sided, both columns
+        central_mean = (fd[2, 1] - fd[0, 1]) / (2 * h)
+        assert grad_dot == pytest.approx(central_mean, abs=1e-7), name
+        assert grad_dot == pytest.approx(0.5 * (right[0] + left[0]), abs=1e-5), name
+        if name == "keeps degeneracy":
+            assert right[0] == pytest.approx(left[0], abs=1e-5)  # no kink
+        else:
+            assert abs(right[0] - left[0]) > 0.1  # a genuine kink: the pair splits at first order

@@ -1,0 +1,70 @@
+"""Batcher: a short batch (filled with masked copies) gives the loss of its real molecules
+alone, and padding (fillers, a larger AO bucket, fixed entry counts) leaves F unchanged."""
+
+import jax
+import numpy as np
+import pytest
+
+from hamlearn.config import Config, FeaturesConfig, LossConfig, TrainConfig
+from hamlearn.data.reference import ReferenceSettings, compute_reference
+from hamlearn.data.sources import from_ase_name
+from hamlearn.model import ridge_fit
+from hamlearn.training.batches import Batcher, prepare
+from hamlearn.training.run import build_model, make_loss_fn
+
+NAMES = ("H2O", "NH3", "CH4", "HCN", "H2CO", "CH3OH", "C2H4", "CH3CN")
+LOSS_ALL = LossConfig(eigenvalues=1.0, gap=1.0, dipole=1.0, polarizability=1.0, matrix=1.0)
+WEIGHTS = {t: 1.0 for t in ("eigenvalues", "gap", "dipole", "polarizability", "matrix")}
+
+
+def small_config(loss: LossConfig = LOSS_ALL, **train) -> Config:
+    feats = FeaturesConfig(l_max=2, n_radial=3, n_radial_pair=4, atom_cutoff_ang=3.0,
+                           pair_cutoff_ang=4.0)
+    return Config(features=feats, train=TrainConfig(target_basis="sto-3g", loss=loss, **train))
+
+
+def rhf_references(names=NAMES):
+    """RHF/STO-3G references (labels in the model basis), a fraction of a second each."""
+    settings = ReferenceSettings(method="rhf", target_bases=(), polarizability=("uncoupled",),
+                                 conv_tol=1e-10)
+    return [compute_reference(from_ase_name(n), settings) for n in names]
+
+
+@pytest.fixture(scope="module")
+def setup():
+    cfg = small_config()
+    data = prepare(rhf_references(NAMES[:4]), cfg)
+    model = build_model(cfg, key=jax.random.PRNGKey(3))
+    # a ridge fit on two of the molecules: realistic F (random weights give near-degenerate
+    # spectra and polarizabilities of 1e16), with non-zero errors on all four
+    model = ridge_fit(model, data.features, [data.refs[i].model.fock for i in (0, 2)],
+                      1e-2, indices=[0, 2])
+    return cfg, data, model
+
+
+def test_short_batch_loss_equals_real_molecules_only(setup):
+    cfg, data, model = setup
+    loss_fn = jax.jit(make_loss_fn(WEIGHTS, {k: 1.0 for k in WEIGHTS}))
+    short = Batcher(data, cfg, 4).batch([1, 0, 2])  # one filler (a copy of molecule 1)
+    exact = Batcher(data, cfg, 3).batch([1, 0, 2])
+    np.testing.assert_array_equal(short["mol_mask"], [True, True, True, False])
+    total_s, terms_s = loss_fn(model, short)
+    total_e, terms_e = loss_fn(model, exact)
+    assert set(terms_s) == set(WEIGHTS)
+    for k in terms_e:
+        assert float(terms_e[k]) > 0
+        assert float(terms_s[k]) == pytest.approx(float(terms_e[k]), rel=1e-12), k
+    assert float(total_s) == pytest.approx(float(total_e), rel=1e-12)
+
+
+def test_padded_blocks_equal_unpadded(setup):
+    cfg, data, model = setup
+    plain = Batcher(data, cfg, 2).batch([3, 0])
+    padded = Batcher(data, cfg, 4, fixed_shape=True).batch([3, 0])
+    assert padded["blocks"].batch_size == 4 and padded["blocks"].nao_pad >= plain["blocks"].nao_pad
+    f_plain = np.asarray(model(plain["blocks"]))
+    f_pad = np.asarray(model(padded["blocks"]))
+    for k, m in enumerate([3, 0]):
+        n = int(data.nao[m])
+        assert np.abs(f_plain[k, :n, :n]).max() > 1e-2
+        np.testing.assert_allclose(f_pad[k, :n, :n], f_plain[k, :n, :n], atol=1e-12)
