@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import os
+import shutil
 import tempfile
 
 import jax
@@ -17,7 +18,8 @@ import pytest  # noqa: E402
 
 from hamlearn.data.structure import Structure  # noqa: E402
 
-#: ../shared/data/qm7-cookbook beside the repository root (absent on a user's clone).
+#: The full cookbook files in ../shared/ beside the repository root, where a development
+#: checkout has them (a clone does not; the package ships a compact copy of the same data).
 SHARED_COOKBOOK = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "qm7-cookbook"
 
 
@@ -36,11 +38,26 @@ def small_molecules() -> dict[str, Structure]:
 
 
 @pytest.fixture(scope="session")
-def cookbook_dir() -> Path:
-    """The shared QM7/ethane reference data; skips when this clone has no ../shared/."""
+def cookbook_dir(tmp_path_factory) -> Path:
+    """The QM7/ethane reference data in its full layout (``<set>.xyz``,
+    ``<set>_reference.npz`` with full Fock and overlap blocks), written once per session
+    from the copy shipped in the package (`hamlearn.data.cookbook.PUBLISHED_DIR`)."""
+    from hamlearn.data.cookbook import PUBLISHED_DIR, reference_arrays
+    from hamlearn.data.sources import COOKBOOK_SETS
+
+    out = tmp_path_factory.mktemp("qm7-cookbook")
+    for which in COOKBOOK_SETS:
+        shutil.copyfile(PUBLISHED_DIR / f"{which}.xyz", out / f"{which}.xyz")
+        np.savez(out / f"{which}_reference.npz", **reference_arrays(PUBLISHED_DIR, which))
+    return out
+
+
+@pytest.fixture(scope="session")
+def shared_cookbook_dir() -> Path:
+    """The original cookbook files in ../shared/; skips where this checkout has none."""
     if not (SHARED_COOKBOOK / "qm7_reference.npz").is_file():
-        pytest.skip(f"shared cookbook data not found at {SHARED_COOKBOOK} "
-                    "(only present beside the development checkout)")
+        pytest.skip("the original cookbook files (../shared/data/qm7-cookbook beside the "
+                    "repository) are only present beside the development checkout")
     return SHARED_COOKBOOK
 
 

@@ -227,9 +227,8 @@ def _cookbook_structures(source, root, cookbook_dir, opts) -> list[Structure]:
     if source.cookbook not in COOKBOOK_SETS:
         raise SourceError(f"cookbook must be one of {', '.join(COOKBOOK_SETS)}; "
                           f"got {source.cookbook!r}")
-    if cookbook_dir is None:
-        raise SourceError("a cookbook source needs data.cookbook_dir (the folder of "
-                          "qm7.xyz, ethane200.xyz)")
+    if cookbook_dir is None:  # the copy shipped in the package (cookbook.PUBLISHED_DIR)
+        cookbook_dir = Path(__file__).resolve().parent / "published" / "qm7-cookbook"
     path = _resolve(root, cookbook_dir) / f"{source.cookbook}.xyz"
     return read_structures(path, index=source.index, name=source.name or source.cookbook, **opts)
 

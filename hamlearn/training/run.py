@@ -54,10 +54,10 @@ def load_references(cfg: Config, *, progress: bool = True) -> list[Reference]:
     if getattr(data, "labels", "compute") == "published":
         refs = []
         for src in data.sources:
-            if src.cookbook is None or data.cookbook_dir is None:
-                raise ConfigError("data.labels=published needs cookbook sources and "
-                                  "data.cookbook_dir")
-            refs += load_cookbook(cfg.resolve_path(data.cookbook_dir), src.cookbook, src.index)
+            if src.cookbook is None:
+                raise ConfigError("data.labels=published needs cookbook sources")
+            folder = cfg.resolve_path(data.cookbook_dir) if data.cookbook_dir else None
+            refs += load_cookbook(folder, src.cookbook, src.index)
         return refs
     result = load_dataset(data, cfg.root, progress=progress)
     if result.failures:

@@ -5,10 +5,12 @@ import pytest
 import scipy.linalg
 
 from hamlearn.data.basis import nao
-from hamlearn.data.cookbook import TOLERANCES, compare_references, load_cookbook
+from hamlearn.config import DataConfig
+from hamlearn.data.cookbook import (PUBLISHED_DIR, TOLERANCES, compare_references, load_cookbook,
+                                    reference_arrays)
 from hamlearn.data.reference import (ReferenceSettings, compute_reference,
                                      uncoupled_polarizability)
-from hamlearn.data.sources import SourceError
+from hamlearn.data.sources import COOKBOOK_SETS, SourceError, load_structures
 
 #: tight SCF, as the cookbook README recommends for agreement
 TIGHT = dict(method="b3lyp", model_basis="sto-3g", polarizability=("uncoupled",),
@@ -34,6 +36,68 @@ def test_loader_shapes_names_and_labels(qm7, cookbook_dir):
     assert [r.structure.name for r in ethane] == [f"ethane200[{i}]" for i in (0, 50, 100, 150)]
     with pytest.raises(SourceError, match="must be one of qm7, ethane200"):
         load_cookbook(cookbook_dir, "qm9")
+
+
+TOL_OVLP = 1e-14  # pyscf's int1e_ovlp vs the published qm7 overlap (measured 2.2e-16)
+
+
+def _arrays(ref):
+    yield "fock", ref.model.fock
+    yield "ovlp", ref.model.ovlp
+    yield "dip_ints", ref.model.dip_ints
+    yield "origin", ref.model.origin
+    yield "positions", ref.structure.positions
+    yield "numbers", ref.structure.numbers
+    for basis, lab in ref.labels.items():
+        yield f"{basis} mo_energy", lab.mo_energy
+        yield f"{basis} dipole", lab.dipole
+        yield f"{basis} polarizability", lab.polarizability("uncoupled")
+
+
+@pytest.mark.parametrize("which", COOKBOOK_SETS)
+def test_shipped_copy_loads_as_the_original(shared_cookbook_dir, which):
+    """Every array `load_cookbook` gives from the shipped copy equals the original files':
+    exactly, except recomputed (qm7) overlaps, to TOL_OVLP."""
+    ours, theirs = load_cookbook(None, which), load_cookbook(shared_cookbook_dir, which)
+    assert [r.structure.name for r in ours] == [r.structure.name for r in theirs]
+    for a, b in zip(ours, theirs):
+        assert (a.method, a.model.basis, a.meta["source"]) == (b.method, b.model.basis,
+                                                               b.meta["source"])
+        for (name, x), (_, y) in zip(_arrays(a), _arrays(b)):
+            if name == "ovlp":
+                np.testing.assert_allclose(x, y, rtol=0, atol=TOL_OVLP, err_msg=a.structure.name)
+            else:
+                assert np.array_equal(x, y), f"{a.structure.name}: {name}"
+
+
+@pytest.mark.parametrize("which", COOKBOOK_SETS)
+def test_reference_arrays_match_the_original_npz(shared_cookbook_dir, which):
+    ours = reference_arrays(PUBLISHED_DIR, which)
+    with np.load(shared_cookbook_dir / f"{which}_reference.npz") as f:
+        assert sorted(ours) == sorted(f.files)
+        for key in f.files:
+            if key == "overlap_sto3g_flat":
+                np.testing.assert_allclose(ours[key], f[key], rtol=0, atol=TOL_OVLP)
+            else:
+                assert ours[key].dtype == f[key].dtype and np.array_equal(ours[key], f[key]), key
+
+
+def test_shipped_files_stay_small_and_licensed():
+    assert (PUBLISHED_DIR / "LICENSE").read_text().startswith("BSD 3-Clause License")
+    assert "atomistic-cookbook" in (PUBLISHED_DIR / "README.md").read_text()
+    for f in PUBLISHED_DIR.iterdir():
+        assert f.stat().st_size < 2 * 2**20, f.name
+
+
+def test_cookbook_dir_defaults_to_the_shipped_copy():
+    assert DataConfig.cookbook_dir is None  # saved configs do not record the install path
+    from hamlearn.config import SourceConfig
+
+    src = (SourceConfig(cookbook="qm7", index=":3"),)
+    default = load_structures(DataConfig(sources=src))
+    shipped = load_structures(DataConfig(sources=src, cookbook_dir=str(PUBLISHED_DIR)))
+    assert [s.name for s in shipped] == [s.name for s in default] == ["qm7[0]", "qm7[1]", "qm7[2]"]
+    assert all(np.array_equal(a.positions, b.positions) for a, b in zip(shipped, default))
 
 
 @pytest.mark.parametrize("which", ["qm7", "ethane200"])

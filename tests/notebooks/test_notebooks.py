@@ -2,8 +2,8 @@
 
 Each notebook is executed with small parameters injected after its ``parameters`` cell
 (papermill's convention), in a kernel started from ``sys.executable`` through a kernelspec
-written to a temporary folder, so the venv running pytest (``/work/venv`` or the
-``.venv`` of scripts/test.sh) is the one tested, whatever ``python3`` kernel is installed.
+written to a temporary folder, so the venv running pytest (the ``.venv`` of
+scripts/test.sh or any other) is the one tested, whatever ``python3`` kernel is installed.
 The notebooks check physics themselves (asserts on rotations and on pyscf agreement), so a
 failing check or any exception fails the test. Nothing is written next to the notebooks.
 """
@@ -92,9 +92,10 @@ def test_qm7_notebooks_say_when_the_cookbook_data_is_missing(name, kernel, tmp_p
 
 
 @pytest.mark.slow
-def test_qm7_ablation(cookbook_dir, kernel, tmp_path):
+def test_qm7_ablation(kernel, tmp_path):
+    """Runs on the cookbook copy shipped in the package (the notebook's default)."""
     runs = tmp_path / "runs"
-    params = (f"COOKBOOK_DIR = {str(cookbook_dir)!r}\nEPOCHS = 1\nINDEX = ':24'\n"
+    params = ("EPOCHS = 1\nINDEX = ':24'\n"
               f"RUNS_DIR = {str(runs)!r}\nFULL_RUNS = {str(runs)!r}\n")
     nb = run_notebook("02_qm7_ablation.ipynb", params, kernel, tmp_path)
     assert len(list(runs.glob("*/metrics_test.json"))) == 3
@@ -106,8 +107,8 @@ def test_qm7_ablation(cookbook_dir, kernel, tmp_path):
 
 
 @pytest.mark.slow
-def test_transferability(cookbook_dir, kernel, tmp_path):
-    params = (f"COOKBOOK_DIR = {str(cookbook_dir)!r}\nEPOCHS = 1\nINDEX = '::3'\n"
+def test_transferability(kernel, tmp_path):
+    params = ("EPOCHS = 1\nINDEX = '::3'\n"
               "MAX_TRAIN_HEAVY = 5\n")
     nb = run_notebook("03_transferability.ipynb", params, kernel, tmp_path)
     out = text_output(nb)
