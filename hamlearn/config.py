@@ -13,6 +13,8 @@ config file has one schema: ``data`` (reference data), ``features``, ``model``,
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import re
 import types
 import typing
@@ -32,6 +34,27 @@ class ConfigError(ValueError):
 def choice(default: Any, *choices: Any) -> Any:
     """A dataclass field whose value must be one of ``choices`` (checked on load)."""
     return dataclasses.field(default=default, metadata={"choices": (default, *choices)})
+
+
+def bounded(default: Any, lo: float | None = None, hi: float | None = None, *,
+            lo_open: bool = False, why: str = "") -> Any:
+    """A number field (or each element of a tuple field) within ``[lo, hi]`` (``(lo, hi]``
+    with ``lo_open``), checked on load; ``why`` is added to the error."""
+    return dataclasses.field(default=default,
+                             metadata={"range": (lo, hi, lo_open, why)})
+
+
+def _range_error(value: Any, bounds: tuple) -> str | None:
+    lo, hi, lo_open, why = bounds
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    if not math.isfinite(value):
+        return f"must be a finite number (got {value!r})"
+    if lo is not None and (value <= lo if lo_open else value < lo):
+        return f"must be {'>' if lo_open else '>='} {lo:g} (got {value!r}){why}"
+    if hi is not None and value > hi:
+        return f"must be <= {hi:g} (got {value!r}){why}"
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +107,9 @@ class DataConfig:
             kept <= cores).
         dask_scheduler: address of a Dask distributed scheduler (``tcp://host:8786``);
             set, it replaces the local workers.
-        cookbook_dir: folder of the cookbook data, for ``cookbook`` sources.
+        cookbook_dir: folder of the cookbook data, for ``cookbook`` sources; None (the
+            default): the copy shipped in the package, `hamlearn.data.cookbook.PUBLISHED_DIR`
+            (kept None in saved configs, so a run folder does not record the install path).
         labels: 'compute' (pyscf, through the cache) or 'published' (use the cookbook's
             published labels as they are; cookbook sources only, no SCF is run).
     """
@@ -95,11 +120,11 @@ class DataConfig:
     target_bases: tuple[str, ...] = ("def2-svp",)
     polarizability: tuple[str, ...] = ("uncoupled", "coupled")
     cache_dir: str = "cache"
-    conv_tol: float = 1e-11
-    grid_level: int = 4
-    max_cycle: int = 100
-    n_workers: int = 0
-    threads_per_worker: int = 1
+    conv_tol: float = bounded(1e-11, 0, 1e-2, lo_open=True)
+    grid_level: int = bounded(4, 0, 9)
+    max_cycle: int = bounded(100, 1)
+    n_workers: int = bounded(0, 0)
+    threads_per_worker: int = bounded(1, 1)
     dask_scheduler: str | None = None
     cookbook_dir: str | None = None
     labels: str = choice("compute", "published")
@@ -125,16 +150,17 @@ class FeaturesConfig:
             harmonics products (1 = the cutoff function only).
     """
 
-    atom_cutoff_ang: float = 3.0
-    pair_cutoff_ang: float = 5.0
-    n_radial: int = 5
-    l_max: int = 4
-    nu_onsite: int = 2
-    nu_pair: int = 1
-    species: tuple[int, ...] = (1, 6, 7, 8)
+    atom_cutoff_ang: float = bounded(3.0, 0, 30, lo_open=True)
+    pair_cutoff_ang: float = bounded(5.0, 0, 30, lo_open=True)
+    n_radial: int = bounded(5, 1, 32)
+    l_max: int = bounded(4, 0, 8, why=": feature and Clebsch-Gordan counts grow steeply with "
+                         "l_max, and minimal-basis blocks need L <= 4 (d-d)")
+    nu_onsite: int = choice(2, 1)
+    nu_pair: int = choice(1, 0)
+    species: tuple[int, ...] = bounded((1, 6, 7, 8), 1, 118)
     radial: str = choice("bessel", "gaussian")
-    n_radial_pair: int = 8
-    pair_product_radial: int = 1
+    n_radial_pair: int = bounded(8, 0, 64)
+    pair_product_radial: int = bounded(1, 1, 32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +189,7 @@ class ModelConfig:
 
     kind: str = choice("hamiltonian", "dipole", "polarizability")
     basis: str = "sto-3g"
-    ridge_alpha: tuple[float, ...] = (1e-3,)
+    ridge_alpha: tuple[float, ...] = bounded((1e-3,), 0, lo_open=True)
     gated: bool = False
 
 
@@ -182,11 +208,11 @@ class SplitConfig:
     """
 
     kind: str = choice("random", "explicit", "size")
-    fractions: tuple[float, ...] = (0.7, 0.2, 0.1)
-    train: tuple[int, ...] = ()
-    validation: tuple[int, ...] = ()
-    test: tuple[int, ...] = ()
-    max_train_heavy_atoms: int = 3
+    fractions: tuple[float, ...] = bounded((0.7, 0.2, 0.1), 0, 1)
+    train: tuple[int, ...] = bounded((), 0)
+    validation: tuple[int, ...] = bounded((), 0)
+    test: tuple[int, ...] = bounded((), 0)
+    max_train_heavy_atoms: int = bounded(3, 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,13 +229,13 @@ class LossConfig:
         polarizability_kind: reference polarizability, 'uncoupled' or 'coupled'.
     """
 
-    eigenvalues: float = 1.0
-    gap: float = 0.0
-    dipole: float = 0.0
-    polarizability: float = 0.0
-    matrix: float = 0.0
+    eigenvalues: float = bounded(1.0, 0)
+    gap: float = bounded(0.0, 0)
+    dipole: float = bounded(0.0, 0)
+    polarizability: float = bounded(0.0, 0)
+    matrix: float = bounded(0.0, 0)
     eig_window: str = choice("all", "occ+k")
-    n_virtual: int = 0
+    n_virtual: int = bounded(0, 0)
     polarizability_kind: str = choice("uncoupled", "coupled")
 
 
@@ -234,22 +260,22 @@ class TrainConfig:
             'loss' (the weighted, normalised validation loss) or one target's MAE.
     """
 
-    seed: int = 0
+    seed: int = bounded(0, 0, 2**32 - 1)
     target_basis: str = "def2-svp"
-    epochs: int = 100
-    batch_size: int = 0
-    learning_rate: float = 1e-3
+    epochs: int = bounded(100, 1)
+    batch_size: int = bounded(0, 0)
+    learning_rate: float = bounded(1e-3, 0, 10, lo_open=True)
     schedule: str = choice("cosine", "constant", "exponential")
-    warmup_steps: int = 0
-    decay_rate: float = 0.98
-    grad_clip: float = 1.0
+    warmup_steps: int = bounded(0, 0)
+    decay_rate: float = bounded(0.98, 0, 1, lo_open=True)
+    grad_clip: float = bounded(1.0, 0)
     ridge_init: bool = True
-    patience: int = 0
-    checkpoint_every: int = 0
+    patience: int = bounded(0, 0)
+    checkpoint_every: int = bounded(0, 0)
     log_format: str = choice("jsonl", "csv")
     tensorboard: bool = False
-    nao_buckets: tuple[int, ...] = ()
-    devices: int = 1
+    nao_buckets: tuple[int, ...] = bounded((), 1)
+    devices: int = bounded(1, 1)
     select: str = choice("loss", "mae_eigenvalues_ev", "mae_gap_ev", "mae_dipole_debye",
                          "mae_polarizability_pct", "mae_polarizability_au")
     split: SplitConfig = SplitConfig()
@@ -332,6 +358,9 @@ def _convert(value: Any, tp: Any, path: tuple[str, ...], source: str, lines: dic
                                   f"'{full}'{hint}")
             hints = typing.get_type_hints(tp)
             kwargs[key] = _convert(sub, hints[key], path + (str(key),), source, lines)
+            bounds = fields[key].metadata.get("range")
+            if bounds is not None:
+                _check_range(kwargs[key], bounds, path + (str(key),), source, lines)
             choices = fields[key].metadata.get("choices")
             if choices is not None and kwargs[key] not in choices:
                 full = ".".join(path + (str(key),))
@@ -386,6 +415,17 @@ def _convert(value: Any, tp: Any, path: tuple[str, ...], source: str, lines: dic
     raise ConfigError(f"{source}: unsupported type {tp} for '{name}'")
 
 
+def _check_range(value: Any, bounds: tuple, path: tuple[str, ...], source: str,
+                 lines: dict) -> None:
+    items = enumerate(value) if isinstance(value, tuple) else [(None, value)]
+    for i, v in items:
+        problem = _range_error(v, bounds)
+        if problem:
+            sub = path if i is None else path + (str(i),)
+            where = _where(source, lines, sub) if sub in lines else _where(source, lines, path)
+            raise ConfigError(f"{where}: '{'.'.join(path)}' {problem}")
+
+
 def _close_match(key: str, fields) -> str:
     import difflib
 
@@ -408,6 +448,17 @@ def parse_overrides(overrides: list[str] | tuple[str, ...]) -> dict:
     return out
 
 
+def _overridden(path: tuple[str, ...], extra: dict) -> bool:
+    node = extra
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+        if not isinstance(node, dict):
+            return True
+    return False
+
+
 def _merge(base: dict, extra: dict) -> dict:
     out = dict(base)
     for k, v in extra.items():
@@ -418,8 +469,98 @@ def _merge(base: dict, extra: dict) -> dict:
 def config_from_dict(raw: dict, *, source: str = "<dict>", root: str = ".",
                      lines: dict | None = None) -> Config:
     """Build a `Config` from a nested dict with the same checks as `load_config`."""
-    cfg = _convert(raw or {}, Config, (), source, lines or {})
+    lines = lines or {}
+    cfg = _convert(raw or {}, Config, (), source, lines)
+    _check_sections(cfg, source, lines, training="train" in (raw or {}))
     return dataclasses.replace(cfg, root=str(root))
+
+
+#: bases of the published cookbook labels (`hamlearn.data.cookbook.BASES`)
+PUBLISHED_BASES = ("sto-3g", "def2-tzvp")
+
+
+def _check_sections(cfg: Config, source: str, lines: dict, training: bool) -> None:
+    """Checks that involve several keys. Those that concern training only run for a config
+    with a ``train`` section (a data-generation config needs none)."""
+
+    def fail(path: str, msg: str):
+        raise ConfigError(f"{_where(source, lines, tuple(path.split('.')))}: '{path}' {msg}")
+
+    f, d, m, t = cfg.features, cfg.data, cfg.model, cfg.train
+    if not f.species:
+        fail("features.species", "is empty: list the atomic numbers of the data")
+    if len(set(f.species)) != len(f.species):
+        fail("features.species", f"has repeated elements {sorted(f.species)}")
+    if f.nu_pair == 0 and f.n_radial_pair == 0:
+        fail("features.n_radial_pair", "is 0 with nu_pair 0: the pair features would be empty")
+    for key in ("data.model_basis", "model.basis", "train.target_basis"):
+        _check_basis_name(getattr({"data": d, "model": m, "train": t}[key.split(".")[0]],
+                                  key.split(".")[1]), key, fail)
+    for i, b in enumerate(d.target_bases):
+        _check_basis_name(b, f"data.target_bases.{i}", fail)
+    _check_split(t.split, fail)
+    if not training:
+        return
+    published = d.labels == "published"
+    if m.kind == "hamiltonian" and not published and m.basis.lower() != d.model_basis.lower():
+        fail("model.basis", f"is {m.basis!r} but data.model_basis is {d.model_basis!r}: the "
+             "model predicts blocks in the basis the references store; make them equal")
+    bases = PUBLISHED_BASES if published else (d.model_basis, *d.target_bases)
+    if t.target_basis.lower() not in [b.lower() for b in bases]:
+        fail("train.target_basis", f"is {t.target_basis!r}, which the references do not "
+             f"have: choose one of {', '.join(bases)}"
+             + ("" if published else " (or add it to data.target_bases)"))
+    lc = t.loss
+    if m.kind == "hamiltonian" and not any((lc.eigenvalues, lc.gap, lc.dipole,
+                                            lc.polarizability, lc.matrix)):
+        fail("train.loss", "has every weight 0: nothing to train on")
+    if lc.polarizability > 0 or m.kind == "polarizability":
+        kinds = ("uncoupled",) if published else d.polarizability
+        if lc.polarizability_kind not in kinds:
+            fail("train.loss.polarizability_kind", f"is {lc.polarizability_kind!r} but the "
+                 f"references have only {', '.join(kinds) or 'no'} polarizabilities"
+                 + ("" if published else " (data.polarizability)"))
+
+
+def _check_split(sp: SplitConfig, fail) -> None:
+    if sp.kind in ("random", "size"):
+        fr = sp.fractions
+        if not 2 <= len(fr) <= 3 or abs(sum(fr) - 1) > 1e-6 or fr[0] <= 0:
+            fail("train.split.fractions", f"must be 2 or 3 fractions (train, validation[, "
+                 f"test]) summing to 1 with train > 0; got {list(fr)}")
+    else:
+        parts = (*sp.train, *sp.validation, *sp.test)
+        if len(set(parts)) != len(parts):
+            fail("train.split", "explicit train/validation/test lists overlap")
+
+
+@functools.lru_cache(maxsize=None)
+def _basis_problem(name: str) -> str | None:
+    import warnings
+
+    import pyscf.gto.basis
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for element in ("H", "C", "Si"):
+            try:
+                if pyscf.gto.basis.load(name, element):
+                    return None
+            except Exception:  # pyscf raises several types for unknown names
+                continue
+    import difflib
+
+    known = list(getattr(pyscf.gto.basis, "ALIAS", {}))
+    norm = name.lower().replace("-", "").replace("_", "")
+    close = difflib.get_close_matches(norm, known, n=3)
+    return (f"is not a basis pyscf knows ({name!r})"
+            + (f"; close names: {', '.join(close)}" if close else ""))
+
+
+def _check_basis_name(name: str, path: str, fail) -> None:
+    problem = _basis_problem(name)
+    if problem:
+        fail(path, problem)
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -444,7 +585,10 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     lines = _line_map(text)
     cfg = config_from_dict(raw, source=str(path), root=str(path.resolve().parent), lines=lines)
     if overrides:
-        merged = _merge(raw, parse_overrides(overrides))
+        extra = parse_overrides(overrides)
+        merged = _merge(raw, extra)
+        # a value given with --set has no line in the file: name the file alone
+        lines = {k: v for k, v in lines.items() if not _overridden(k, extra)}
         cfg = config_from_dict(merged, source=f"{path} (with --set)", root=cfg.root, lines=lines)
     return cfg
 
