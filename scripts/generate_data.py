@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any molecule failed")
     args = parser.parse_args(argv)
+    from hamlearn.runtime import setup_threads
+
+    setup_threads()
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_config(args.config, args.set)
