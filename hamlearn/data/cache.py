@@ -27,6 +27,7 @@ import numpy as np
 
 from hamlearn.data.record import Labels, ModelBasisData, Reference
 from hamlearn.data.structure import Structure
+from hamlearn.faults import fault_point
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ class Cache:
                 np.savez(f, **arrays)
                 f.flush()
                 os.fsync(f.fileno())
+            fault_point("record_tmp")
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -33,6 +33,7 @@ from hamlearn.data.record import Reference
 from hamlearn.data.reference import ReferenceDataError, ReferenceSettings, compute_reference
 from hamlearn.data.sources import load_structures
 from hamlearn.data.structure import Structure
+from hamlearn.faults import fault_point
 
 log = logging.getLogger(__name__)
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -249,6 +250,7 @@ def generate(structures: Sequence[Structure], settings: ReferenceSettings,
                 value = dataclasses.replace(value, meta={**value.meta, "cache_key": key})
                 if cache is not None:
                     cache.put(key, value)  # now: a later interruption cannot lose it
+                    fault_point("record")
             for i in todo[key]:
                 if ok:
                     results[i] = dataclasses.replace(value, structure=structures[i])

@@ -21,6 +21,8 @@ from typing import Any
 
 import equinox as eqx
 
+from hamlearn.faults import fault_point
+
 
 class CheckpointError(RuntimeError):
     """A checkpoint that is missing, incomplete or does not match its checksum."""
@@ -56,6 +58,7 @@ def save_checkpoint(folder: str | Path, name: str, tree: Any, meta: dict) -> Pat
     sha = _sha256(tmp)
     blob = folder / f"{name}.{sha[:12]}.eqx"
     os.replace(tmp, blob)
+    fault_point("checkpoint_blob")
     meta = dict(meta, sha256=sha, blob=blob.name)
     info = folder / f"{name}.json"
     _atomic_write_bytes(info, lambda f: f.write(json.dumps(meta, indent=1).encode()))
@@ -65,11 +68,23 @@ def save_checkpoint(folder: str | Path, name: str, tree: Any, meta: dict) -> Pat
     return info
 
 
+def _meta(info: Path) -> dict:
+    """A checkpoint's JSON; a truncated or invalid file is a `CheckpointError` naming it."""
+    try:
+        meta = json.loads(info.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"checkpoint file {info} is damaged (not valid JSON: {err}); "
+                              "restore it or start a new run") from None
+    if not isinstance(meta, dict) or "sha256" not in meta:
+        raise CheckpointError(f"checkpoint file {info} is damaged (no checksum)")
+    return meta
+
+
 def _blob(folder: Path, name: str) -> Path | None:
     info = folder / f"{name}.json"
     if not info.is_file():
         return None
-    return folder / json.loads(info.read_text()).get("blob", f"{name}.eqx")
+    return folder / _meta(info).get("blob", f"{name}.eqx")
 
 
 def checkpoint_exists(folder: str | Path, name: str) -> bool:
@@ -85,9 +100,12 @@ def load_checkpoint(folder: str | Path, name: str, skeleton: Any) -> tuple[Any, 
     """
     folder = Path(folder)
     info, blob = folder / f"{name}.json", _blob(folder, name)
-    if blob is None or not blob.is_file():
-        raise CheckpointError(f"no complete checkpoint '{name}' in {folder}")
-    meta = json.loads(info.read_text())
+    if blob is None:
+        raise CheckpointError(f"no checkpoint '{name}' in {folder}")
+    if not blob.is_file():
+        raise CheckpointError(f"checkpoint '{name}' in {folder}: its leaves file {blob.name} "
+                              "is missing")
+    meta = _meta(info)
     if _sha256(blob) != meta.get("sha256"):
         raise CheckpointError(f"checkpoint {blob} does not match its checksum (corrupted?)")
     with open(blob, "rb") as f:

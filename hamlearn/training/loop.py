@@ -22,6 +22,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from hamlearn.config import TrainConfig
+from hamlearn.faults import fault_point
 from hamlearn.training.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 
 log = logging.getLogger("hamlearn.training")
@@ -130,6 +131,7 @@ def resume(workdir: Path, model, opt_state, runlog: RunLog | None = None):
     state = LoopState(**{k: v for k, v in meta.items() if k in fields})
     if runlog is not None:
         runlog.truncate_after(state.step)
+    log.info("resumed from the checkpoint at step %d (epoch %d)", state.step, state.epoch)
     return model, opt_state, state
 
 
@@ -176,6 +178,7 @@ def fit(model, opt_state, step_fn: Callable, batches_for_epoch: Callable[[int], 
                 runlog.write({"kind": "train", "step": state.step, "epoch": state.epoch,
                               "loss": float(loss), "finite": bool(finite),
                               **{k: float(v) for k, v in aux.items()}})
+                fault_point("train_step")
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(loss):.4g}")
                 if cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0:

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,8 @@ TINY = ROOT / "tests" / "training" / "data" / "tiny.yaml"
 RESUMABLE = ["train.batch_size=1", "train.epochs=2", "train.checkpoint_every=1"]
 
 
-def cli(script, *args, check=True, **kw):
-    env = dict(os.environ, MPLBACKEND="Agg", JAX_PLATFORMS="cpu")
+def cli(script, *args, check=True, env_extra=None, **kw):
+    env = dict(os.environ, MPLBACKEND="Agg", JAX_PLATFORMS="cpu", **(env_extra or {}))
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / script), *map(str, args)],
                          capture_output=True, text=True, env=env, timeout=900, **kw)
     if check:
@@ -50,7 +49,7 @@ def test_train_smoke(smoke_run):
     run, out = smoke_run
     assert "test set (1 molecules" in out.stdout
     for name in ("config.yaml", "split.json", "scales.json", "log.jsonl", "metrics_test.json",
-                 "checkpoints/best.json", "checkpoints/last.json"):
+                 "checkpoints/best.json", "checkpoints/last.json", "training_curves.png"):
         assert (run / name).is_file(), name
     steps = [s for s, _ in train_log(run)]
     assert steps == list(range(1, 7))  # 3 molecules x 2 epochs
@@ -92,33 +91,52 @@ def test_predict_writes_extxyz_and_json(smoke_run, tmp_path):
 
 
 def test_resume_after_kill9_matches_uninterrupted(smoke_run, cache, tmp_path):
+    """kill -9 right after step 5, whose checkpoint never came (every 2 steps): the resumed
+    run must replay step 5 from the step-4 model and Adam state and end as the reference."""
     reference, _ = smoke_run
     run = tmp_path / "killed"
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    args = [sys.executable, str(ROOT / "scripts" / "train.py"), "--config", str(TINY),
-            "--workdir", str(run), "--no-progress", "--set", f"data.cache_dir={cache}",
-            *sum((["--set", s] for s in RESUMABLE), [])]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    log = run / "log.jsonl"
-    deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None:
-        if log.exists() and sum('"train"' in ln for ln in log.read_text().splitlines()) >= 4:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "training finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    out = cli("train.py", "--config", TINY, "--workdir", run, "--no-progress", "--resume",
-              "--set", f"data.cache_dir={cache}", *sum((["--set", s] for s in RESUMABLE), []))
+    sets = ["--set", f"data.cache_dir={cache}",
+            *sum((["--set", s] for s in RESUMABLE + ["train.checkpoint_every=2"]), [])]
+    args = ["train.py", "--config", TINY, "--workdir", run, "--no-progress", *sets]
+    killed = cli(*args, check=False, env_extra={"HAMLEARN_FAULT": "train_step:5:KILL"})
+    assert killed.returncode == -signal.SIGKILL
+    assert [s for s, _ in train_log(run)] == [1, 2, 3, 4, 5]  # step 5 ran, then the kill
+    assert json.loads((run / "checkpoints" / "last.json").read_text())["step"] == 4
+    out = cli(*args, "--resume")
+    assert "resumed from the checkpoint at step 4" in out.stderr
     assert "steps: 6" in out.stdout
     # Same steps, same losses. Across processes the ridge initialisation goes through
-    # threaded BLAS, which under load can differ in the last digits (~1e-9 relative);
-    # a wrong resume (optimizer state, batch order, step count) differs at >= 1e-3.
+    # BLAS, which can differ in the last digits (~1e-9 relative); a wrong resume
+    # (optimizer state, batch order, step count) differs at >= 1e-3.
     # In-process resume is compared bitwise in tests/training/test_loop.py.
     resumed, uninterrupted = train_log(run), train_log(reference)
-    assert [s for s, _ in resumed] == [s for s, _ in uninterrupted]
+    assert [s for s, _ in resumed] == [s for s, _ in uninterrupted] == list(range(1, 7))
     np.testing.assert_allclose([v for _, v in resumed], [v for _, v in uninterrupted],
                                rtol=1e-7)
+
+
+def test_resume_with_a_damaged_or_missing_checkpoint_is_one_line(smoke_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(smoke_run[0], run)
+    info = run / "checkpoints" / "last.json"
+    info.write_text(info.read_text()[:20])  # truncated JSON
+    out = cli("train.py", "--config", run / "config.yaml", "--workdir", run, "--resume",
+              check=False)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"checkpoint file {info} is damaged (not valid JSON" in out.stderr
+    shutil.rmtree(run / "checkpoints")
+    out = cli("train.py", "--config", run / "config.yaml", "--workdir", run, "--resume",
+              check=False)
+    assert out.returncode == 2 and "--resume: no checkpoint in" in out.stderr
+
+
+def test_resume_with_a_changed_config_is_refused(smoke_run, cache):
+    run, _ = smoke_run
+    out = cli("train.py", "--config", TINY, "--workdir", run, "--resume", "--set",
+              f"data.cache_dir={cache}", "--set", "train.learning_rate=0.5", check=False)
+    assert out.returncode == 2 and "the config differs from the run's" in out.stderr
 
 
 @pytest.mark.slow  # the kill -9 test already compares two processes step by step

@@ -183,3 +183,61 @@ def test_checkpoint_survives_a_kill_between_its_two_files(tmp_path, monkeypatch)
     ck.save_checkpoint(tmp_path, "last", newer, {"step": 2})
     assert ck.load_checkpoint(tmp_path, "last", model)[1]["step"] == 2
     assert len(list(tmp_path.glob("last.*.eqx"))) == 1  # older leaves cleaned up
+
+
+def test_partial_last_log_line_is_dropped_on_resume(tmp_path):
+    log = RunLog(tmp_path)
+    for s in range(1, 5):
+        log.write({"kind": "train", "step": s, "loss": 1.0 / s})
+    with open(tmp_path / "log.jsonl", "a") as f:
+        f.write('{"kind": "train", "step": 5, "lo')  # cut by kill -9 mid-line
+    log.truncate_after(3)
+    assert [r["step"] for r in log.read()] == [1, 2, 3]
+    assert (tmp_path / "log.jsonl").read_text().endswith("}\n")
+
+
+def _saved(tmp_path):
+    from hamlearn.training.checkpoint import save_checkpoint
+
+    model = eqx.nn.Linear(3, 1, key=jax.random.PRNGKey(0))
+    folder = tmp_path / "ck"
+    info = save_checkpoint(folder, "last", model, {"step": 3})
+    import json
+
+    blob = folder / json.loads(info.read_text())["blob"]
+    return model, folder, info, blob
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncate_blob", "does not match its checksum"),
+    ("flip_blob", "does not match its checksum"),
+    ("truncate_json", "is damaged (not valid JSON"),
+    ("no_checksum", "is damaged (no checksum)"),
+    ("missing_blob", "its leaves file last."),
+    ("missing_json", "no checkpoint 'last' in"),
+])
+def test_damaged_checkpoint_is_detected_and_named(tmp_path, damage, message):
+    from hamlearn.training.checkpoint import CheckpointError, load_checkpoint
+
+    model, folder, info, blob = _saved(tmp_path)
+    load_checkpoint(folder, "last", model)  # intact: loads
+    data = blob.read_bytes()
+    if damage == "truncate_blob":
+        blob.write_bytes(data[:len(data) // 2])
+    elif damage == "flip_blob":
+        blob.write_bytes(data[:-3] + bytes([data[-3] ^ 0x01]) + data[-2:])
+    elif damage == "truncate_json":
+        info.write_text(info.read_text()[:15])
+    elif damage == "no_checksum":
+        info.write_text('{"step": 3}')
+    elif damage == "missing_blob":
+        blob.unlink()
+    else:
+        info.unlink()
+    import re
+
+    with pytest.raises(CheckpointError, match=re.escape(message)) as err:
+        load_checkpoint(folder, "last", model)
+    assert "\n" not in str(err.value)
+    if damage in ("truncate_json", "no_checksum"):
+        assert str(info) in str(err.value)
