@@ -85,25 +85,34 @@ class RunLog:
             out.extend(r for r in rows if kind is None or r.get("kind") == kind)
         return out
 
-    def truncate_after(self, step: int) -> None:
-        """Keep only records with ``step <= step`` (a partial last line is dropped too)."""
+    def truncate_after(self, step: int, epoch: int | None = None) -> None:
+        """Keep only records with ``step <= step`` and, with ``epoch``, validations of at most
+        ``epoch`` completed epochs (a partial last line is dropped too). A checkpoint taken at
+        an epoch's last step, before its validation, must drop that validation: the resumed
+        run validates the epoch again."""
+
+        def keep(rec: dict) -> bool:
+            if int(rec.get("step", 0)) > step:
+                return False
+            return epoch is None or rec.get("kind") != "val" or int(rec["epoch"]) <= epoch
+
         for path in self._files():
             if not path.exists():
                 continue
             if self.fmt == "jsonl":
-                keep = []
+                kept = []
                 for line in path.read_text().splitlines():
                     try:
                         rec = json.loads(line)
                     except json.JSONDecodeError:
                         continue  # a line cut by kill -9
-                    if rec.get("step", 0) <= step:
-                        keep.append(line)
-                path.write_text("".join(k + "\n" for k in keep))
+                    if keep(rec):
+                        kept.append(line)
+                path.write_text("".join(k + "\n" for k in kept))
             else:
                 with open(path, newline="") as f:
-                    rows = [r for r in csv.DictReader(f)
-                            if r.get("step") not in (None, "") and int(r["step"]) <= step]
+                    rows = [r for r in csv.DictReader(f) if r.get("step") not in (None, "")
+                            and keep({**r, "kind": path.stem})]
                 path.unlink()
                 for r in rows:
                     self.write({k: _num(v) for k, v in r.items()})
@@ -130,7 +139,7 @@ def resume(workdir: Path, model, opt_state, runlog: RunLog | None = None):
     fields = {f.name for f in dataclasses.fields(LoopState)}
     state = LoopState(**{k: v for k, v in meta.items() if k in fields})
     if runlog is not None:
-        runlog.truncate_after(state.step)
+        runlog.truncate_after(state.step, state.epoch)
     log.info("resumed from the checkpoint at step %d (epoch %d)", state.step, state.epoch)
     return model, opt_state, state
 

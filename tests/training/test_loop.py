@@ -241,3 +241,17 @@ def test_damaged_checkpoint_is_detected_and_named(tmp_path, damage, message):
     assert "\n" not in str(err.value)
     if damage in ("truncate_json", "no_checksum"):
         assert str(info) in str(err.value)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_resume_drops_the_validation_of_an_epoch_not_in_the_checkpoint(tmp_path, fmt):
+    # found by the soak: a checkpoint at an epoch's last step (step 6, epoch 1 done), then
+    # the epoch-2 validation is logged and the process is killed before the next checkpoint
+    log = RunLog(tmp_path, fmt)
+    for s in range(1, 7):
+        log.write({"kind": "train", "step": s, "epoch": (s - 1) // 3, "loss": 1.0 / s})
+        if s % 3 == 0:
+            log.write({"kind": "val", "step": s, "epoch": s // 3, "loss": 0.5})
+    log.truncate_after(6, epoch=1)
+    assert [(r["kind"], r["step"]) for r in log.read("val")] == [("val", 3)]
+    assert [r["step"] for r in log.read("train")] == list(range(1, 7))
