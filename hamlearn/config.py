@@ -58,8 +58,35 @@ def _range_error(value: Any, bounds: tuple) -> str | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class QM9SourceConfig:
+    """A selection of QM9 molecules (`hamlearn.data.qm9`); every given criterion applies.
+
+    Attributes:
+        slice: use the slice shipped in the package (317 molecules) instead of the full
+            QM9 of the ``qm9`` extra.
+        min_heavy, max_heavy: heavy-atom count range (inclusive).
+        heavy: exact heavy-atom counts (empty: any).
+        elements: allowed elements, e.g. 'HCNO' (molecules with others are dropped).
+        indices: QM9 indices to keep (empty: all).
+        sample: draw this many of the matching molecules at random (``seed``).
+        allow_9_heavy: molecules with 9 heavy atoms are held out of training and model
+            selection by default (an error); true admits them (final tests only).
+    """
+
+    slice: bool = False
+    min_heavy: int = bounded(0, 0, 9)
+    max_heavy: int | None = bounded(None, 0, 9)
+    heavy: tuple[int, ...] = bounded((), 0, 9)
+    elements: str | None = None
+    indices: tuple[int, ...] = bounded((), 1)
+    sample: int | None = bounded(None, 1)
+    seed: int = 0
+    allow_9_heavy: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class SourceConfig:
-    """One source of molecules for the dataset (exactly one of file/smiles/ase/cookbook).
+    """One source of molecules for the dataset (exactly one of file/smiles/ase/cookbook/qm9).
 
     Attributes:
         file: a structure file any ase reader understands (xyz, extxyz...), relative
@@ -70,6 +97,8 @@ class SourceConfig:
         ase: a name from ase's built-in molecule collection (``ase.build.molecule``).
         cookbook: 'qm7' or 'ethane200': the geometries of the published cookbook data,
             read from ``data.cookbook_dir``.
+        qm9: a selection of QM9 geometries (`QM9SourceConfig`), e.g.
+            ``{max_heavy: 7, sample: 500, seed: 0}``.
         charge: total charge of every molecule of this source; None: the source's own
             (extxyz ``charge=``, the SMILES' formal charge), else 0.
         spin: unpaired electrons 2S; None: the source's own (extxyz ``spin=``, SMILES
@@ -82,6 +111,7 @@ class SourceConfig:
     smiles: str | None = None
     ase: str | None = None
     cookbook: str | None = choice(None, "qm7", "ethane200")
+    qm9: QM9SourceConfig | None = None
     charge: int | None = None
     spin: int | None = None
     name: str | None = None
@@ -112,6 +142,9 @@ class DataConfig:
             (kept None in saved configs, so a run folder does not record the install path).
         labels: 'compute' (pyscf, through the cache) or 'published' (use the cookbook's
             published labels as they are; cookbook sources only, no SCF is run).
+        cart: Cartesian d/f functions (6D/10F) in the target bases instead of spherical
+            ones (the model basis stays spherical).
+        density_fit: density fitting in the SCFs (faster; labels differ by ~1e-5 Hartree).
     """
 
     sources: tuple[SourceConfig, ...] = ()
@@ -128,6 +161,8 @@ class DataConfig:
     dask_scheduler: str | None = None
     cookbook_dir: str | None = None
     labels: str = choice("compute", "published")
+    cart: bool = False
+    density_fit: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

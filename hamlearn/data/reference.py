@@ -53,6 +53,11 @@ class ReferenceSettings:
         grid_level: DFT integration grid level (ignored for RHF).
         max_cycle: SCF iteration limit; not converging is an error.
         cphf_conv_tol: convergence of the coupled-perturbed equations.
+        cart: Cartesian d/f functions (6D/10F) instead of spherical ones (5D/7F) in the
+            target bases (the model basis stays spherical: the model's blocks are real
+            spherical harmonics in pyscf's order).
+        density_fit: density fitting of the Coulomb/exchange integrals (pyscf's default
+            auxiliary basis for the orbital basis).
     """
 
     method: str = "b3lyp"
@@ -63,6 +68,8 @@ class ReferenceSettings:
     grid_level: int = 4
     max_cycle: int = 100
     cphf_conv_tol: float = 1e-9
+    cart: bool = False
+    density_fit: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", self.method.lower())
@@ -82,7 +89,7 @@ class ReferenceSettings:
         return cls(method=data.method, model_basis=data.model_basis,
                    target_bases=tuple(data.target_bases), polarizability=data.polarizability,
                    conv_tol=data.conv_tol, grid_level=data.grid_level,
-                   max_cycle=data.max_cycle)
+                   max_cycle=data.max_cycle, cart=data.cart, density_fit=data.density_fit)
 
     @property
     def is_hf(self) -> bool:
@@ -98,8 +105,14 @@ class ReferenceSettings:
         import pyscf
 
         grid = None if self.is_hf else self.grid_level
-        return ("hamlearn-reference-v1", self.method, self.bases, tuple(self.polarizability),
-                self.conv_tol, grid, self.cphf_conv_tol, pyscf.__version__)
+        items = ("hamlearn-reference-v1", self.method, self.bases, tuple(self.polarizability),
+                 self.conv_tol, grid, self.cphf_conv_tol, pyscf.__version__)
+        # appended only when set, so the keys of existing caches do not change
+        if self.cart:
+            items += ("cart",)
+        if self.density_fit:
+            items += ("density_fit",)
+        return items
 
     def as_meta(self) -> dict:
         import pyscf
@@ -146,12 +159,15 @@ def run_scf(structure: Structure, basis: str, settings: ReferenceSettings):
     import pyscf.scf
 
     mol = pyscf.gto.M(atom=structure.pyscf_atom(), unit="Bohr", basis=basis,
-                      charge=structure.charge, spin=structure.spin, verbose=0)
+                      charge=structure.charge, spin=structure.spin,
+                      cart=settings.cart and basis.lower() != settings.model_basis, verbose=0)
     if settings.is_hf:
         mf = pyscf.scf.RHF(mol)
     else:
         mf = pyscf.dft.RKS(mol, xc=settings.method)
         mf.grids.level = settings.grid_level
+    if settings.density_fit:
+        mf = mf.density_fit()
     _no_chkfile(mf)
     mf.conv_tol = settings.conv_tol
     mf.max_cycle = settings.max_cycle

@@ -209,10 +209,14 @@ def structures_from_source(source, root: str | Path = ".", cookbook_dir: str | N
                            skipped: list[SkippedFrame] | None = None) -> list[Structure]:
     """The molecules of one `hamlearn.config.SourceConfig` (relative paths from ``root``);
     bad frames of a file go to ``skipped`` when given (see `read_structures`)."""
-    kinds = [k for k in ("file", "smiles", "ase", "cookbook") if getattr(source, k) is not None]
+    kinds = [k for k in ("file", "smiles", "ase", "cookbook", "qm9")
+             if getattr(source, k, None) is not None]
     if len(kinds) != 1:
-        raise SourceError(f"give exactly one of file, smiles, ase, cookbook (got {kinds or 'none'})")
+        raise SourceError("give exactly one of file, smiles, ase, cookbook, qm9 "
+                          f"(got {kinds or 'none'})")
     opts = dict(charge=source.charge, spin=source.spin)
+    if getattr(source, "qm9", None) is not None:
+        return qm9_structures(source.qm9)
     if source.smiles is not None:
         return [from_smiles(source.smiles, name=source.name, **opts)]
     if source.ase is not None:
@@ -221,6 +225,29 @@ def structures_from_source(source, root: str | Path = ".", cookbook_dir: str | N
         return read_structures(_resolve(root, source.file), index=source.index,
                                name=source.name, skipped=skipped, **opts)
     return _cookbook_structures(source, root, cookbook_dir, opts)
+
+
+def qm9_structures(sel) -> list[Structure]:
+    """The QM9 molecules of a `hamlearn.config.QM9SourceConfig` (named ``qm9_<index>``).
+
+    Raises:
+        SourceError: the qm9 extra is missing, the selection is empty, or it holds
+            molecules with 9 heavy atoms without ``allow_9_heavy``.
+    """
+    from hamlearn.data.qm9 import QM9
+
+    qm9 = QM9.open(slice_only=sel.slice)
+    rows = qm9.select(min_heavy=sel.min_heavy, max_heavy=sel.max_heavy,
+                      heavy=sel.heavy or None, elements=sel.elements,
+                      indices=sel.indices or None, sample=sel.sample, seed=sel.seed)
+    if len(rows) == 0:
+        raise SourceError(f"qm9: no molecule of {qm9.origin} matches the selection")
+    nine = int((qm9.n_heavy[rows] >= 9).sum())
+    if nine and not sel.allow_9_heavy:
+        raise SourceError(f"qm9: the selection holds {nine} molecules with 9 heavy atoms, "
+                          "which are held out of training and model selection; add "
+                          "max_heavy: 8 (or allow_9_heavy: true for a final test set)")
+    return qm9.structures(rows)
 
 
 def _cookbook_structures(source, root, cookbook_dir, opts) -> list[Structure]:
