@@ -258,6 +258,10 @@ class LossConfig:
 
     Attributes:
         eigenvalues, gap, dipole, polarizability, matrix: term weights (0 disables).
+        homo, lumo, dipole_norm, polarizability_iso, polarizability_aniso: weights of the
+            rotation-invariant terms (frontier levels, |mu|, tr(alpha)/3 and the anisotropy
+            sqrt(3/2 tr(d^2))), for labels published without a frame.
+        (One weight per `hamlearn.training.targets.TARGETS` entry, same names.)
         eig_window: 'all' (the model's n_AO eigenvalues against the lowest n_AO of the
             reference) or 'occ+k' (occupied plus ``n_virtual`` virtual orbitals).
         n_virtual: virtual orbitals in the 'occ+k' window.
@@ -269,6 +273,11 @@ class LossConfig:
     dipole: float = bounded(0.0, 0)
     polarizability: float = bounded(0.0, 0)
     matrix: float = bounded(0.0, 0)
+    homo: float = bounded(0.0, 0)
+    lumo: float = bounded(0.0, 0)
+    dipole_norm: float = bounded(0.0, 0)
+    polarizability_iso: float = bounded(0.0, 0)
+    polarizability_aniso: float = bounded(0.0, 0)
     eig_window: str = choice("all", "occ+k")
     n_virtual: int = bounded(0, 0)
     polarizability_kind: str = choice("uncoupled", "coupled")
@@ -510,6 +519,10 @@ def config_from_dict(raw: dict, *, source: str = "<dict>", root: str = ".",
     return dataclasses.replace(cfg, root=str(root))
 
 
+#: the loss weights of `LossConfig` (one per `hamlearn.training.targets.TARGETS` entry)
+LOSS_WEIGHTS = ("eigenvalues", "gap", "homo", "lumo", "dipole", "dipole_norm", "polarizability",
+                "polarizability_iso", "polarizability_aniso", "matrix")
+
 #: bases of the published cookbook labels (`hamlearn.data.cookbook.BASES`)
 PUBLISHED_BASES = ("sto-3g", "def2-tzvp")
 
@@ -546,10 +559,10 @@ def _check_sections(cfg: Config, source: str, lines: dict, training: bool) -> No
              f"have: choose one of {', '.join(bases)}"
              + ("" if published else " (or add it to data.target_bases)"))
     lc = t.loss
-    if m.kind == "hamiltonian" and not any((lc.eigenvalues, lc.gap, lc.dipole,
-                                            lc.polarizability, lc.matrix)):
+    if m.kind == "hamiltonian" and not any(getattr(lc, k) for k in LOSS_WEIGHTS):
         fail("train.loss", "has every weight 0: nothing to train on")
-    if lc.polarizability > 0 or m.kind == "polarizability":
+    if (lc.polarizability or lc.polarizability_iso or lc.polarizability_aniso
+            or m.kind == "polarizability"):
         kinds = ("uncoupled",) if published else d.polarizability
         if lc.polarizability_kind not in kinds:
             fail("train.loss.polarizability_kind", f"is {lc.polarizability_kind!r} but the "

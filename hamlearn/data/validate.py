@@ -77,6 +77,7 @@ def validate_structure(structure: Structure, *, bases: Sequence[str] = (),
                                  "describe them")
     for basis in dict.fromkeys(b.lower() for b in bases):
         _check_basis(structure, basis)
+        _check_orbital_count(structure, basis)
 
 
 def split_valid(structures: Sequence[Structure], **kwargs) -> tuple[list[Structure],
@@ -131,6 +132,17 @@ def _check_basis(structure: Structure, basis: str) -> None:
                 element_shells(basis, int(z))
         except BasisError as err:
             raise StructureError(f"{structure.label}: {err}") from None
+
+
+def _check_orbital_count(structure: Structure, basis: str) -> None:
+    """A closed shell needs an empty orbital (LUMO, gap, polarizability): 2 nao > electrons."""
+    from hamlearn.data.basis import nao
+
+    n_ao, n_el = nao(basis, structure.numbers), structure.n_electrons
+    if n_el // 2 >= n_ao:
+        raise StructureError(f"{structure.label}: {n_el} electrons fill all {n_ao} orbitals of "
+                             f"{basis} (no LUMO): a less negative charge (now "
+                             f"{structure.charge}) or a larger basis")
 
 
 def _symbols(numbers) -> str:

@@ -8,39 +8,41 @@ Hartree, ascending, unpadded), ``gap`` (Hartree), ``dipole`` (e Bohr) and
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from hamlearn.config import LossConfig
 from hamlearn.data.record import Reference
 from hamlearn.training.split import n_heavy_atoms
-from hamlearn.training.targets import window_size
-from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
+from hamlearn.training.targets import TARGETS, Context
 
 #: error keys in display order (``<target>_<unit>``, the names of `molecule_errors`)
-TARGET_KEYS = ("eigenvalues_ev", "gap_ev", "dipole_debye", "polarizability_au",
-               "polarizability_pct")
+TARGET_KEYS = ("eigenvalues_ev", "gap_ev", "homo_ev", "lumo_ev", "dipole_debye",
+               "dipole_norm_debye", "polarizability_au", "polarizability_pct",
+               "polarizability_iso_au", "polarizability_aniso_au")
 _TARGET_NAMES = {"eigenvalues": "MO energies", "gap": "gap", "dipole": "dipole",
-                 "polarizability": "polarizability"}
+                 "polarizability": "polarizability", "homo": "HOMO", "lumo": "LUMO",
+                 "dipole_norm": "|mu|", "polarizability_iso": "alpha_iso",
+                 "polarizability_aniso": "alpha anisotropy"}
 _UNITS = {"ev": "eV", "debye": "D", "au": "a.u.", "pct": "%"}
 
 
 def molecule_errors(pred: dict, ref: Reference, loss: LossConfig, target_basis: str,
-                    polarizability_kind: str) -> dict[str, np.ndarray]:
-    """Signed error arrays of one molecule in user units (eigenvalues in the loss window)."""
-    lab = ref.target(target_basis)
-    n = window_size(ref, ref.model.nao, loss, target_basis)
-    out = {
-        "eigenvalues_ev": (pred["mo_energy"][:n] - lab.mo_energy[:n]) * HARTREE_TO_EV,
-        "gap_ev": np.atleast_1d(pred["gap"] - lab.gap) * HARTREE_TO_EV,
-        "dipole_debye": (pred["dipole"] - lab.dipole) * AU_TO_DEBYE,
-    }
-    alpha = getattr(lab, f"polarizability_{polarizability_kind}")
-    if alpha is not None:
-        err = pred["polarizability"] - alpha
-        out["polarizability_au"] = err.ravel()
-        # relative error of the isotropic polarizability, percent
-        iso_ref = np.trace(alpha) / 3.0
-        out["polarizability_pct"] = np.atleast_1d(100.0 * (np.trace(err) / 3.0) / iso_ref)
+                    polarizability_kind: str | None = None) -> dict[str, np.ndarray]:
+    """Signed error arrays of one molecule in user units: every target reported 'always'
+    and those trained on (`hamlearn.training.targets.TARGETS`), where the molecule has the
+    label (eigenvalues in the loss window).
+
+    ``polarizability_kind`` overrides ``loss.polarizability_kind``.
+    """
+    if polarizability_kind is not None and polarizability_kind != loss.polarizability_kind:
+        loss = dataclasses.replace(loss, polarizability_kind=polarizability_kind)
+    ctx = Context(loss, target_basis)
+    out: dict[str, np.ndarray] = {}
+    for t in TARGETS:
+        if t.reported == "always" or getattr(loss, t.name):
+            out.update(t.errors(pred, ref, ctx))
     return out
 
 
@@ -61,12 +63,17 @@ def target_label(key: str) -> str:
 
 
 def summarize(errors: list[dict[str, np.ndarray]]) -> dict[str, float]:
-    """MAE and RMSE per target over all molecules (each component counts once)."""
+    """MAE and RMSE per target over the molecules that have it (each component counts
+    once); ``n_<target>`` counts them where not every molecule has the target."""
     out: dict[str, float] = {}
-    for key in errors[0] if errors else ():
-        vals = np.concatenate([e[key] for e in errors if key in e])
+    keys = list(dict.fromkeys(k for e in errors for k in e))
+    for key in keys:
+        have = [e[key] for e in errors if key in e]
+        vals = np.concatenate(have)
         out[f"mae_{key}"] = float(np.mean(np.abs(vals)))
         out[f"rmse_{key}"] = float(np.sqrt(np.mean(vals**2)))
+        if len(have) != len(errors):
+            out[f"n_{key}"] = len(have)
     out["n_molecules"] = len(errors)
     return out
 

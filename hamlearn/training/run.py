@@ -35,6 +35,8 @@ from hamlearn.training.checkpoint import load_checkpoint
 from hamlearn.training.curves import plot_training_curves
 from hamlearn.training.loop import LoopState, RunLog, fit, has_checkpoint, resume
 from hamlearn.training.losses import loss_terms, weighted_loss
+from hamlearn.training.targets import check_labels
+from hamlearn.training.targets import weights as target_weights
 from hamlearn.training.parallel import make_mesh, replicate, shard_batch
 from hamlearn.training.split import Split, make_split
 from hamlearn.training.step import make_optimizer, make_train_step
@@ -108,9 +110,7 @@ def make_loss_fn(weights: dict[str, float], scales: dict[str, float]):
 
 
 def loss_weights(cfg: Config) -> dict[str, float]:
-    lc = cfg.train.loss
-    w = {"eigenvalues": lc.eigenvalues, "gap": lc.gap, "dipole": lc.dipole,
-         "polarizability": lc.polarizability, "matrix": lc.matrix}
+    w = target_weights(cfg.train.loss)
     if not any(w.values()):
         raise ConfigError("train.loss: every weight is 0; nothing to train on")
     return w
@@ -203,6 +203,10 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
     check_species([r.structure for r in refs], cfg)
     split = make_split([r.structure for r in refs], cfg.train.split, cfg.train.seed)
     (workdir / "split.json").write_text(json.dumps(split.as_dict()))
+    try:  # a weighted target the training molecules have no labels for
+        check_labels([refs[i] for i in split.train], cfg.train.loss, cfg.train.target_basis)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     t1 = time.perf_counter()
     data = prepare(refs, cfg)
     log.info("%d molecules (train %d, validation %d, test %d): references %.1f s, "

@@ -1,13 +1,68 @@
-"""Training targets from `Reference`s: padded host arrays and eigenvalue windows."""
+"""Training targets, one object each: what the QM layer computes, the label it reads,
+its loss and its errors in user units.
+
+A `Target` is the one place a target is defined. `TARGETS` lists them; the loss weights
+of `hamlearn.config.LossConfig` are named after them (a test keeps the two in step), and
+`build_targets`, `hamlearn.training.losses.loss_terms` and
+`hamlearn.training.metrics.molecule_errors` are loops over them. A new target (charges,
+excitations, bands) is one more entry here.
+
+Labels may be missing per molecule and per target (a dataset can mix molecules with full
+spectra and molecules with frontier labels only): a molecule without a target's label is
+masked out of that term, and `check_labels` refuses a weighted target no training
+molecule has.
+
+Rotation invariants are targets of their own (`homo`, `lumo`, `dipole_norm`,
+`polarizability_iso`, `polarizability_aniso`): labels published without a frame (QM9's
+|mu| and tensor) can be trained on and compared.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
+import jax.numpy as jnp
 import numpy as np
 
 from hamlearn.config import LossConfig
 from hamlearn.data.record import Reference
+from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
 
 
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """What a label or an error depends on beyond the molecule."""
+
+    loss: LossConfig
+    target_basis: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """One training target.
+
+    Attributes:
+        name: the loss term and the `LossConfig` weight of the same name.
+        predict: batched QM-layer outputs -> the predicted quantity (jax; leading batch axis).
+        label: ``(reference, context, nao_pad) -> (value, mask)`` host arrays of the
+            per-molecule shape (mask True on the entries that count), or None when the
+            molecule has no such label.
+        errors: ``(prediction, reference, context) -> {key_unit: signed errors}`` of one
+            unpadded host prediction (numpy), or {} without a label.
+        reported: 'always' (every evaluation reports it) or 'weighted' (only when trained on).
+        doc: one line for docs and reports.
+    """
+
+    name: str
+    predict: Callable[[dict], jnp.ndarray]
+    label: Callable[[Reference, Context, int], tuple[np.ndarray, np.ndarray] | None]
+    errors: Callable[[dict, Reference, Context], dict[str, np.ndarray]]
+    reported: str = "always"
+    doc: str = ""
+
+
+# --------------------------------------------------------------------------- helpers
 def window_size(ref: Reference, nao_model: int, loss: LossConfig, target_basis: str) -> int:
     """How many of the lowest MO energies are compared for this molecule.
 
@@ -23,42 +78,230 @@ def window_size(ref: Reference, nao_model: int, loss: LossConfig, target_basis: 
     return int(min(n, nao_model, nmo_ref))
 
 
+def safe_norm(x, axis=-1):
+    """``|x|`` with a zero (not NaN) gradient at ``x = 0``."""
+    sq = jnp.sum(x**2, axis=axis)
+    pos = sq > 0
+    return jnp.where(pos, jnp.sqrt(jnp.where(pos, sq, 1.0)), 0.0)
+
+
+def iso(alpha):
+    """Isotropic polarizability ``tr(alpha) / 3`` (batched, numpy or jax)."""
+    return (alpha[..., 0, 0] + alpha[..., 1, 1] + alpha[..., 2, 2]) / 3.0
+
+
+def aniso_sq(alpha):
+    """Squared anisotropy ``gamma^2 = 3/2 tr(d^2)``, ``d = alpha - iso I`` (batched)."""
+    a = 0.5 * (alpha + alpha.swapaxes(-1, -2))
+    m = iso(a)
+    eye = np.eye(3)
+    d = a - m[..., None, None] * eye
+    return 1.5 * (d**2).sum(axis=(-1, -2))
+
+
+def anisotropy(alpha):
+    """``gamma = sqrt(3/2 tr(d^2))`` (zero gradient at an isotropic tensor; jax)."""
+    g2 = aniso_sq(alpha)
+    pos = g2 > 0
+    return jnp.where(pos, jnp.sqrt(jnp.where(pos, g2, 1.0)), 0.0)
+
+
+def _labels(ref: Reference, ctx: Context):
+    try:
+        return ref.target(ctx.target_basis)
+    except KeyError:
+        return None
+
+
+def _scalar(get):
+    """A label of shape () from ``get(labels, context)`` (None: no label)."""
+
+    def label(ref, ctx, nao_pad):
+        lab = _labels(ref, ctx)
+        v = None if lab is None else get(lab, ctx)
+        return None if v is None else (np.asarray(float(v)), np.asarray(True))
+
+    return label
+
+
+def _polarizability(lab, ctx):
+    return getattr(lab, f"polarizability_{ctx.loss.polarizability_kind}", None)
+
+
+# --------------------------------------------------------------------------- labels
+def _eig_label(ref, ctx, nao_pad):
+    lab = _labels(ref, ctx)
+    if lab is None or lab.mo_energy is None:
+        return None
+    n = window_size(ref, ref.model.nao, ctx.loss, ctx.target_basis)
+    value, mask = np.zeros(nao_pad), np.zeros(nao_pad, bool)
+    value[:n], mask[:n] = lab.mo_energy[:n], True
+    return value, mask
+
+
+def _vector_label(get, shape):
+    def label(ref, ctx, nao_pad):
+        lab = _labels(ref, ctx)
+        v = None if lab is None else get(lab, ctx)
+        return None if v is None else (np.asarray(v, float).reshape(shape), np.ones(shape, bool))
+
+    return label
+
+
+def _matrix_label(ref, ctx, nao_pad):
+    if ref.model.fock is None:
+        return None
+    n = ref.model.nao
+    value, mask = np.zeros((nao_pad, nao_pad)), np.zeros((nao_pad, nao_pad), bool)
+    value[:n, :n], mask[:n, :n] = ref.model.fock, True
+    return value, mask
+
+
+# --------------------------------------------------------------------------- errors
+def _eig_errors(pred, ref, ctx):
+    lab = _labels(ref, ctx)
+    if lab is None:
+        return {}
+    n = window_size(ref, ref.model.nao, ctx.loss, ctx.target_basis)
+    return {"eigenvalues_ev": (pred["mo_energy"][:n] - lab.mo_energy[:n]) * HARTREE_TO_EV}
+
+
+def _scalar_errors(key, scale, pred_of, label_of):
+    def errors(pred, ref, ctx):
+        lab = _labels(ref, ctx)
+        v = None if lab is None else label_of(lab, ctx)
+        if v is None:
+            return {}
+        return {key: np.atleast_1d(pred_of(pred) - v) * scale}
+
+    return errors
+
+
+def _dipole_errors(pred, ref, ctx):
+    lab = _labels(ref, ctx)
+    if lab is None or lab.dipole is None:
+        return {}
+    return {"dipole_debye": (pred["dipole"] - lab.dipole) * AU_TO_DEBYE}
+
+
+def _polarizability_errors(pred, ref, ctx):
+    lab = _labels(ref, ctx)
+    alpha = None if lab is None else _polarizability(lab, ctx)
+    if alpha is None:
+        return {}
+    err = pred["polarizability"] - alpha
+    # relative error of the isotropic polarizability, percent
+    return {"polarizability_au": err.ravel(),
+            "polarizability_pct": np.atleast_1d(100.0 * iso(err) / iso(alpha))}
+
+
+def _np_norm(x):
+    return float(np.linalg.norm(x))
+
+
+def _np_aniso(a):
+    return float(np.sqrt(aniso_sq(np.asarray(a))))
+
+
+def _maybe(f):
+    return lambda v: None if v is None else f(v)
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("eigenvalues", lambda p: p["mo_energy"], _eig_label, _eig_errors,
+           doc="MO energies in the loss window (Hartree)"),
+    Target("gap", lambda p: p["gap"], _scalar(lambda lab, c: lab.gap),
+           _scalar_errors("gap_ev", HARTREE_TO_EV, lambda p: p["gap"], lambda lab, c: lab.gap),
+           doc="HOMO-LUMO gap (Hartree)"),
+    Target("homo", lambda p: p["homo"], _scalar(lambda lab, c: lab.homo),
+           _scalar_errors("homo_ev", HARTREE_TO_EV, lambda p: p["homo"],
+                          lambda lab, c: lab.homo), reported="weighted",
+           doc="HOMO energy (Hartree)"),
+    Target("lumo", lambda p: p["lumo"], _scalar(lambda lab, c: lab.lumo),
+           _scalar_errors("lumo_ev", HARTREE_TO_EV, lambda p: p["lumo"],
+                          lambda lab, c: lab.lumo), reported="weighted",
+           doc="LUMO energy (Hartree)"),
+    Target("dipole", lambda p: p["dipole"], _vector_label(lambda lab, c: lab.dipole, (3,)),
+           _dipole_errors, doc="dipole vector (e Bohr)"),
+    Target("dipole_norm", lambda p: safe_norm(p["dipole"]),
+           _scalar(lambda lab, c: _maybe(_np_norm)(lab.dipole)),
+           _scalar_errors("dipole_norm_debye", AU_TO_DEBYE, lambda p: _np_norm(p["dipole"]),
+                          lambda lab, c: _maybe(_np_norm)(lab.dipole)), reported="weighted",
+           doc="|mu| (e Bohr): rotation invariant"),
+    Target("polarizability", lambda p: p["polarizability"],
+           _vector_label(_polarizability, (3, 3)), _polarizability_errors,
+           doc="static polarizability tensor (Bohr^3)"),
+    Target("polarizability_iso", lambda p: iso(p["polarizability"]),
+           _scalar(lambda lab, c: _maybe(iso)(_polarizability(lab, c))),
+           _scalar_errors("polarizability_iso_au", 1.0, lambda p: iso(p["polarizability"]),
+                          lambda lab, c: _maybe(iso)(_polarizability(lab, c))),
+           reported="weighted", doc="isotropic polarizability tr/3 (Bohr^3)"),
+    Target("polarizability_aniso", lambda p: anisotropy(p["polarizability"]),
+           _scalar(lambda lab, c: _maybe(_np_aniso)(_polarizability(lab, c))),
+           _scalar_errors("polarizability_aniso_au", 1.0,
+                          lambda p: _np_aniso(p["polarizability"]),
+                          lambda lab, c: _maybe(_np_aniso)(_polarizability(lab, c))),
+           reported="weighted", doc="polarizability anisotropy sqrt(3/2 tr(d^2)) (Bohr^3)"),
+    Target("matrix", lambda p: p["fock"], _matrix_label, lambda pred, ref, ctx: {},
+           doc="model-basis Hamiltonian entries (Hartree)"),
+)
+BY_NAME = {t.name: t for t in TARGETS}
+
+
+def weights(loss: LossConfig) -> dict[str, float]:
+    """Target name -> loss weight."""
+    return {t.name: float(getattr(loss, t.name)) for t in TARGETS}
+
+
+# --------------------------------------------------------------------------- batches
 def build_targets(refs: list[Reference], nao_pad: int, loss: LossConfig,
                   target_basis: str, mol_mask: np.ndarray | None = None) -> dict:
     """Padded target arrays for one batch (numpy; the caller moves them to the device).
 
-    Returns a dict with the keys `hamlearn.training.losses.loss_terms` reads; only the
-    targets whose loss weight is non-zero are included, plus the masks. Filler molecules
-    (``mol_mask`` False) are masked everywhere: no eigenvalue window, no AOs in ``ao_mask``.
+    For every target with a non-zero weight: ``<name>`` (values, leading batch axis) and
+    ``<name>_mask`` (True on the entries that count), plus ``mol_mask``. Filler molecules
+    (``mol_mask`` False) and molecules without the label are masked out.
     """
     b = len(refs)
     mol_mask = np.ones(b, bool) if mol_mask is None else np.asarray(mol_mask, bool)
-    ao_mask = np.zeros((b, nao_pad), bool)
-    for k, r in enumerate(refs):
-        ao_mask[k, :r.model.nao] = mol_mask[k]
-    out: dict = {"mol_mask": mol_mask, "ao_mask": ao_mask}
-    labels = [r.target(target_basis) for r in refs]
-    if loss.eigenvalues:
-        eig = np.zeros((b, nao_pad))
-        win = np.zeros((b, nao_pad), bool)
-        for k, (r, lab) in enumerate(zip(refs, labels)):
-            n = window_size(r, r.model.nao, loss, target_basis)
-            eig[k, :n] = lab.mo_energy[:n]
-            win[k, :n] = mol_mask[k]
-        out["mo_energy"], out["eig_window"] = eig, win
-    if loss.gap:
-        out["gap"] = np.array([lab.gap for lab in labels])
-    if loss.dipole:
-        out["dipole"] = np.stack([lab.dipole for lab in labels])
-    if loss.polarizability:
-        out["polarizability"] = np.stack([lab.polarizability(loss.polarizability_kind)
-                                          for lab in labels])
-    if loss.matrix:
-        fock = np.zeros((b, nao_pad, nao_pad))
-        for k, r in enumerate(refs):
-            if r.model.fock is None:
-                raise ValueError(f"{r.structure.label}: matrix loss needs the model-basis Fock")
-            fock[k, :r.model.nao, :r.model.nao] = r.model.fock
-        out["fock"] = fock
+    out: dict = {"mol_mask": mol_mask}
+    ctx = Context(loss, target_basis)
+    for t in TARGETS:
+        if not getattr(loss, t.name):
+            continue
+        got = [t.label(r, ctx, nao_pad) for r in refs]
+        shape = next((v.shape for v, _ in filter(None, got)), None)
+        if shape is None:  # no molecule of the batch has it: an all-masked term
+            shape = _empty_shape(t.name, nao_pad)
+        value, mask = np.zeros((b, *shape)), np.zeros((b, *shape), bool)
+        for k, g in enumerate(got):
+            if g is not None and mol_mask[k]:
+                value[k], mask[k] = g
+        out[t.name], out[f"{t.name}_mask"] = value, mask
     return out
 
+
+def _empty_shape(name: str, nao_pad: int) -> tuple[int, ...]:
+    return {"eigenvalues": (nao_pad,), "dipole": (3,), "polarizability": (3, 3),
+            "matrix": (nao_pad, nao_pad)}.get(name, ())
+
+
+def check_labels(refs: list[Reference], loss: LossConfig, target_basis: str,
+                 what: str = "training") -> dict[str, int]:
+    """Molecules labelled per weighted target; an error names a weighted target that no
+    molecule of ``refs`` has (a config asking for labels the data lack).
+
+    Raises:
+        ValueError: naming the target, the loss weight and how many molecules lack it.
+    """
+    ctx = Context(loss, target_basis)
+    counts = {}
+    for t in TARGETS:
+        if not getattr(loss, t.name):
+            continue
+        counts[t.name] = sum(t.label(r, ctx, r.model.nao) is not None for r in refs)
+        if counts[t.name] == 0:
+            raise ValueError(f"train.loss.{t.name} has weight {getattr(loss, t.name):g} but no "
+                             f"{what} molecule has a {t.name} label in {target_basis} "
+                             f"({len(refs)} molecules): set it to 0 or add such labels")
+    return counts

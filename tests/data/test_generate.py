@@ -140,8 +140,12 @@ def _start(tmp_path, workers, fault, molecules=MOLECULES):
     cmd = [sys.executable, str(REPO / "scripts" / "generate_data.py"), "--config", str(cfg),
            "--no-progress"]
     env = dict(os.environ, HAMLEARN_FAULT=fault)
+    # SIGINT back to its default, as in a terminal: a test run started in the background
+    # of a non-interactive shell inherits SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler (the child would never see the Ctrl-C)
     return cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 start_new_session=True, env=env)
+                                 start_new_session=True, env=env,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _summary_counts(stdout: str) -> tuple[int, int]:

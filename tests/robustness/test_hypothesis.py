@@ -156,16 +156,26 @@ def test_config_values_and_keys_load_or_fail_in_one_line(tmp_path, key, value, m
     assert not misspell or name in config_to_dict(cfg)[section]
 
 
+class _Model(tuple):
+    """(config, model) with a short repr: hypothesis prints the test's arguments when a
+    case fails, and the model's repr is hundreds of kB (a HypothesisWarning, an error)."""
+
+    def __repr__(self) -> str:
+        return "<tiny config, random model>"
+
+
 @pytest.fixture(scope="module")
 def random_model():
     cfg = load_config(TINY)
-    return cfg, build_model(cfg, key=jax.random.PRNGKey(3))
+    return _Model((cfg, build_model(cfg, key=jax.random.PRNGKey(3))))
 
 
 @settings(max_examples=8, **SETTINGS)
 @given(molecules())
 @example(Structure(numbers=[8, 1, 1], positions=[[0, 0, 0], [0, 0, 1.8], [1.7, 0, -0.5]],
                    name="random water"))
+@example(Structure(numbers=[1, 1], positions=[[0, 0, 0], [0, 0, 1.4]], charge=-2,
+                   name="random H2(2-)"))  # electrons fill every STO-3G orbital: no LUMO
 def test_random_molecules_predict_finite_or_fail_in_one_line(random_model, s):
     cfg, model = random_model
     (entry,) = predict_with_model(cfg, model, [s])

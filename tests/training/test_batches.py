@@ -51,10 +51,13 @@ def test_short_batch_loss_equals_real_molecules_only(setup):
     total_s, terms_s = loss_fn(model, short)
     total_e, terms_e = loss_fn(model, exact)
     assert set(terms_s) == set(WEIGHTS)
+    # a filler counted in a term changes it by O(1) (a fourth molecule); the tolerance
+    # allows for the batch shape's summation order in an ill-conditioned polarizability
+    # (errors ~500 a.u. here: 3e-12 relative seen between machines)
     for k in terms_e:
         assert float(terms_e[k]) > 0
-        assert float(terms_s[k]) == pytest.approx(float(terms_e[k]), rel=1e-12), k
-    assert float(total_s) == pytest.approx(float(total_e), rel=1e-12)
+        assert float(terms_s[k]) == pytest.approx(float(terms_e[k]), rel=1e-9), k
+    assert float(total_s) == pytest.approx(float(total_e), rel=1e-9)
 
 
 def test_padded_blocks_equal_unpadded(setup):
