@@ -140,8 +140,10 @@ class DataConfig:
         cookbook_dir: folder of the cookbook data, for ``cookbook`` sources; None (the
             default): the copy shipped in the package, `hamlearn.data.cookbook.PUBLISHED_DIR`
             (kept None in saved configs, so a run folder does not record the install path).
-        labels: 'compute' (pyscf, through the cache) or 'published' (use the cookbook's
-            published labels as they are; cookbook sources only, no SCF is run).
+        labels: 'compute' (pyscf, through the cache) or 'published': the cookbook's
+            published labels as they are (no SCF is run), or QM9's invariant labels
+            (HOMO, LUMO, gap, |mu|, coupled alpha_iso and anisotropy; filed under
+            ``6-31g(2df,p)``) on model-basis references from the pipeline.
         cart: Cartesian d/f functions (6D/10F) in the target bases instead of spherical
             ones (the model basis stays spherical).
         density_fit: density fitting in the SCFs (faster; labels differ by ~1e-5 Hartree).
@@ -321,7 +323,9 @@ class TrainConfig:
     nao_buckets: tuple[int, ...] = bounded((), 1)
     devices: int = bounded(1, 1)
     select: str = choice("loss", "mae_eigenvalues_ev", "mae_gap_ev", "mae_dipole_debye",
-                         "mae_polarizability_pct", "mae_polarizability_au")
+                         "mae_polarizability_pct", "mae_polarizability_au", "mae_homo_ev",
+                         "mae_lumo_ev", "mae_dipole_norm_debye", "mae_polarizability_iso_au",
+                         "mae_polarizability_aniso_au")
     split: SplitConfig = SplitConfig()
     loss: LossConfig = LossConfig()
 
@@ -523,6 +527,8 @@ def config_from_dict(raw: dict, *, source: str = "<dict>", root: str = ".",
 LOSS_WEIGHTS = ("eigenvalues", "gap", "homo", "lumo", "dipole", "dipole_norm", "polarizability",
                 "polarizability_iso", "polarizability_aniso", "matrix")
 
+#: the basis QM9's published labels are filed under (`hamlearn.data.qm9.LABEL_BASIS`)
+QM9_LABEL_BASIS = "6-31g(2df,p)"
 #: bases of the published cookbook labels (`hamlearn.data.cookbook.BASES`)
 PUBLISHED_BASES = ("sto-3g", "def2-tzvp")
 
@@ -550,10 +556,15 @@ def _check_sections(cfg: Config, source: str, lines: dict, training: bool) -> No
     if not training:
         return
     published = d.labels == "published"
+    qm9_published = published and any(src.qm9 is not None for src in d.sources)
+    if qm9_published and any(src.qm9 is None for src in d.sources):
+        fail("data.sources", "mixes qm9 and other sources with labels: published: their "
+             "labels come from different levels and programs; use one kind per run")
     if m.kind == "hamiltonian" and not published and m.basis.lower() != d.model_basis.lower():
         fail("model.basis", f"is {m.basis!r} but data.model_basis is {d.model_basis!r}: the "
              "model predicts blocks in the basis the references store; make them equal")
-    bases = PUBLISHED_BASES if published else (d.model_basis, *d.target_bases)
+    bases = ((d.model_basis, QM9_LABEL_BASIS) if qm9_published else PUBLISHED_BASES
+             if published else (d.model_basis, *d.target_bases))
     if t.target_basis.lower() not in [b.lower() for b in bases]:
         fail("train.target_basis", f"is {t.target_basis!r}, which the references do not "
              f"have: choose one of {', '.join(bases)}"
@@ -563,7 +574,8 @@ def _check_sections(cfg: Config, source: str, lines: dict, training: bool) -> No
         fail("train.loss", "has every weight 0: nothing to train on")
     if (lc.polarizability or lc.polarizability_iso or lc.polarizability_aniso
             or m.kind == "polarizability"):
-        kinds = ("uncoupled",) if published else d.polarizability
+        kinds = (("coupled",) if qm9_published else ("uncoupled",) if published
+                 else d.polarizability)
         if lc.polarizability_kind not in kinds:
             fail("train.loss.polarizability_kind", f"is {lc.polarizability_kind!r} but the "
                  f"references have only {', '.join(kinds) or 'no'} polarizabilities"

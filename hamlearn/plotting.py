@@ -114,10 +114,17 @@ def parity_points(result: dict, refs: Sequence, target_basis: str,
         the key's unit (MO energies: the loss window of each molecule); absent targets are
         left out.
     """
+    def inv(name, scale):
+        return lambda lab, e: np.atleast_1d(lab.invariant(name)) * scale
+
     values = {"eigenvalues_ev": lambda lab, e: lab.mo_energy[:len(e)] * HARTREE_TO_EV,
               "dipole_debye": lambda lab, e: lab.dipole * AU_TO_DEBYE,
               "polarizability_au":
-                  lambda lab, e: lab.polarizability(polarizability_kind).ravel()}
+                  lambda lab, e: lab.polarizability(polarizability_kind).ravel(),
+              # rotation invariants (labels published without a frame, e.g. QM9)
+              "homo_ev": inv("homo", HARTREE_TO_EV), "lumo_ev": inv("lumo", HARTREE_TO_EV),
+              "dipole_norm_debye": inv("dipole_norm", AU_TO_DEBYE),
+              "polarizability_iso_au": inv(f"polarizability_iso_{polarizability_kind}", 1.0)}
     out = {}
     for key, value in values.items():
         pts = [(value(r.target(target_basis), e[key]), e[key], n_heavy_atoms(r.structure))
@@ -209,6 +216,12 @@ def parity_panels(result: dict, refs: Sequence, target_basis: str, polarizabilit
                                if points else [])
     panels = [(axes[2], "dipole_debye", None, "dipole components", "D"),
               (axes[3], "polarizability_au", None, "polarizability components", "a.u.")]
+    if not any(k in points for k in ("eigenvalues_ev", "dipole_debye", "polarizability_au")):
+        # invariant labels only (QM9): HOMO, LUMO, |mu| and alpha_iso in the four panels
+        panels = [(ax, key, None, title, unit) for ax, (key, title, unit) in zip(axes, (
+            ("homo_ev", "HOMO", "eV"), ("lumo_ev", "LUMO", "eV"),
+            ("dipole_norm_debye", "dipole magnitude", "D"),
+            ("polarizability_iso_au", "isotropic polarizability", "a.u.")))]
     if "eigenvalues_ev" in points:
         core = points["eigenvalues_ev"][0] < core_below_ev
         panels += [(axes[0], "eigenvalues_ev", ~core,

@@ -327,6 +327,50 @@ class QM9:
             raise SourceError(f"qm9: index {index} not in {self.origin}") from None
 
 
+# --------------------------------------------------------------------------- labels
+#: the basis name QM9's labels are filed under in a `Reference` (with source 'qm9')
+LABEL_BASIS = "6-31g(2df,p)"
+
+
+def published_labels(lab: QM9Labels, nocc: int):
+    """QM9's labels as a `hamlearn.data.record.Labels` of source 'qm9': invariants only
+    (HOMO, LUMO, gap, |mu|, the coupled polarizability's isotropic value and anisotropy
+    (from the tensor's principal values, which do not depend on its frame), <R^2>)."""
+    from hamlearn.data.record import Labels
+
+    inv = {"homo": lab.homo, "lumo": lab.lumo, "gap": lab.gap, "dipole_norm": lab.dipole_norm,
+           "polarizability_iso_coupled": lab.polarizability_iso, "r2": lab.r2}
+    p = lab.polarizability_principal
+    if p is not None:
+        d = p - p.mean()
+        inv["polarizability_aniso_coupled"] = float(np.sqrt(1.5 * np.sum(d**2)))
+    return Labels(basis=LABEL_BASIS, mo_energy=None, nocc=nocc, dipole=None,
+                  invariants=inv, source="qm9")
+
+
+def index_of(structure: Structure) -> int:
+    """The QM9 index of a structure of the qm9 source (named ``qm9_<index>``)."""
+    name = structure.name
+    if not name.startswith("qm9_") or not name[4:].isdigit():
+        raise SourceError(f"{structure.label}: not a molecule of the qm9 source")
+    return int(name[4:])
+
+
+def attach_published(refs: list, qm9: QM9) -> list:
+    """``refs`` (model-basis references of qm9-source molecules) with QM9's labels added
+    under `LABEL_BASIS`; a molecule QM9 does not have is an error naming it."""
+    import dataclasses
+
+    out = []
+    for r in refs:
+        row = qm9.row_of(index_of(r.structure))
+        labels = {**r.labels, LABEL_BASIS: published_labels(qm9.labels(row), r.nocc)}
+        out.append(dataclasses.replace(r, labels=labels,
+                                       meta={**r.meta, "labels_source": SOURCE,
+                                             "labels_level": f"{LEVEL} ({PROGRAM})"}))
+    return out
+
+
 # --------------------------------------------------------------------------- files
 def _load_slice(report=None) -> dict[str, np.ndarray]:
     """The shipped slice: one gzipped CSV with the columns of qm9pack's parts plus the

@@ -19,37 +19,76 @@ from hamlearn.data.structure import Structure
 class Labels:
     """Observables of one molecule in one basis (atomic units).
 
+    A label set computed by hamlearn's pyscf pipeline has every array; a published one may
+    have only rotation invariants (`invariants`, e.g. QM9: frontier levels, |mu|,
+    isotropic polarizability): ``mo_energy`` and ``dipole`` are then None, and `source`
+    says where the numbers come from, so label sets are never mixed silently.
+
     Attributes:
         basis: pyscf basis name the labels were computed in.
-        mo_energy: ``(mo,)`` all MO energies, ascending (Hartree).
+        mo_energy: ``(mo,)`` all MO energies, ascending (Hartree), or None.
         nocc: number of doubly occupied orbitals.
-        dipole: ``(3,)`` dipole moment (e*Bohr), origin at the nuclear charge centre.
+        dipole: ``(3,)`` dipole moment (e*Bohr), origin at the nuclear charge centre, or None.
         polarizability_uncoupled: ``(3, 3)`` sum over states of the converged Fock,
             ``4 sum_{i occ, a virt} <i|x|a><a|y|i> / (e_a - e_i)`` (Bohr^3), or None.
         polarizability_coupled: ``(3, 3)`` coupled-perturbed (CPHF/CPKS) static
             polarizability (Bohr^3), or None when not computed.
         e_tot: total SCF energy (Hartree), or None when not known.
+        invariants: rotation-invariant labels where the full quantity is not known (atomic
+            units): ``homo``, ``lumo``, ``gap``, ``dipole_norm``,
+            ``polarizability_iso_<kind>``, ``polarizability_aniso_<kind>``, ``r2``.
+        source: 'pyscf' (hamlearn's pipeline) or the published data set's name ('qm9').
     """
 
     basis: str
-    mo_energy: np.ndarray
+    mo_energy: np.ndarray | None
     nocc: int
-    dipole: np.ndarray
+    dipole: np.ndarray | None
     polarizability_uncoupled: np.ndarray | None = None
     polarizability_coupled: np.ndarray | None = None
     e_tot: float | None = None
+    invariants: dict = dataclasses.field(default_factory=dict)
+    source: str = "pyscf"
+
+    def invariant(self, name: str) -> float | None:
+        """A rotation-invariant label: computed from the full quantity when present, else
+        the published value in `invariants`, else None."""
+        if name in ("homo", "lumo", "gap") and self.mo_energy is not None:
+            return float(getattr(self, name))
+        if name == "dipole_norm" and self.dipole is not None:
+            return float(np.linalg.norm(self.dipole))
+        for kind in ("uncoupled", "coupled"):
+            alpha = getattr(self, f"polarizability_{kind}")
+            if alpha is not None and name == f"polarizability_iso_{kind}":
+                return float(np.trace(alpha) / 3.0)
+            if alpha is not None and name == f"polarizability_aniso_{kind}":
+                d = 0.5 * (alpha + alpha.T) - np.trace(alpha) / 3.0 * np.eye(3)
+                return float(np.sqrt(1.5 * np.sum(d**2)))
+        value = self.invariants.get(name)
+        return None if value is None else float(value)
 
     @property
     def homo(self) -> float:
+        if self.mo_energy is None:
+            return self._published("homo")
         return float(self.mo_energy[self.nocc - 1])
 
     @property
     def lumo(self) -> float:
+        if self.mo_energy is None:
+            return self._published("lumo")
         return float(self.mo_energy[self.nocc])
 
     @property
     def gap(self) -> float:
+        if self.mo_energy is None and "gap" in self.invariants:
+            return float(self.invariants["gap"])
         return self.lumo - self.homo
+
+    def _published(self, name: str) -> float:
+        if name not in self.invariants:
+            raise KeyError(f"no {name} label in basis {self.basis} ({self.source})")
+        return float(self.invariants[name])
 
     def polarizability(self, kind: str) -> np.ndarray:
         """The polarizability of ``kind`` ('uncoupled' or 'coupled'); error if absent."""

@@ -108,10 +108,14 @@ def write_report(result: dict, data: Prepared, indices, cfg: Config, out: Path,
     if plots:
         parity_plots(result, refs, cfg, out)
     method = refs[0].method if refs else cfg.data.method
+    targets = f"{method} / {cfg.train.target_basis}"
+    level = refs[0].meta.get("labels_level") if refs else None
+    if level:  # published labels (QM9): their level and program, not the pipeline's method
+        targets = f"published {refs[0].target(cfg.train.target_basis).source} labels, {level}"
     text = format_report(result["metrics"], result["by_size"],
                          data={"source": source or "-",
                                "molecules": _molecule_list(refs),
-                               "targets": f"{method} / {cfg.train.target_basis}"},
+                               "targets": targets},
                          model={"run": run or "-", "kind": cfg.model.kind,
                                 "model basis": cfg.model.basis,
                                 "MO energies compared": _window(cfg)},

@@ -23,7 +23,7 @@ TARGET_KEYS = ("eigenvalues_ev", "gap_ev", "homo_ev", "lumo_ev", "dipole_debye",
                "polarizability_iso_au", "polarizability_aniso_au")
 _TARGET_NAMES = {"eigenvalues": "MO energies", "gap": "gap", "dipole": "dipole",
                  "polarizability": "polarizability", "homo": "HOMO", "lumo": "LUMO",
-                 "dipole_norm": "|mu|", "polarizability_iso": "alpha_iso",
+                 "dipole_norm": "dipole magnitude", "polarizability_iso": "alpha_iso",
                  "polarizability_aniso": "alpha anisotropy"}
 _UNITS = {"ev": "eV", "debye": "D", "au": "a.u.", "pct": "%"}
 

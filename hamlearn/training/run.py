@@ -54,13 +54,7 @@ def load_references(cfg: Config, *, progress: bool = True) -> list[Reference]:
     """
     data = cfg.data
     if getattr(data, "labels", "compute") == "published":
-        refs = []
-        for src in data.sources:
-            if src.cookbook is None:
-                raise ConfigError("data.labels=published needs cookbook sources")
-            folder = cfg.resolve_path(data.cookbook_dir) if data.cookbook_dir else None
-            refs += load_cookbook(folder, src.cookbook, src.index)
-        return refs
+        return _published_references(cfg, progress)
     result = load_dataset(data, cfg.root, progress=progress)
     if result.failures:
         log.warning("%d molecule(s) failed and are left out (reasons above)",
@@ -68,6 +62,36 @@ def load_references(cfg: Config, *, progress: bool = True) -> list[Reference]:
     if not result.references:
         raise DatasetError("no reference data: every molecule failed (see the lines above)")
     return result.references
+
+
+def _published_references(cfg: Config, progress: bool) -> list[Reference]:
+    """Cookbook sources: their published labels and Fock matrices as they are. qm9 sources:
+    the model-basis references from the pipeline (cached; the ridge initialisation and the
+    plain minimal-basis row need their Fock) with QM9's invariant labels attached under
+    ``6-31g(2df,p)`` (source 'qm9')."""
+    import dataclasses
+
+    data = cfg.data
+    refs = []
+    for i, src in enumerate(data.sources):
+        if src.cookbook is not None:
+            folder = cfg.resolve_path(data.cookbook_dir) if data.cookbook_dir else None
+            refs += load_cookbook(folder, src.cookbook, src.index)
+        elif src.qm9 is not None:
+            from hamlearn.data.qm9 import QM9, attach_published
+
+            only = dataclasses.replace(data, sources=(src,), target_bases=())
+            result = load_dataset(only, cfg.root, progress=progress)
+            if result.failures:
+                log.warning("%d molecule(s) failed and are left out (reasons above)",
+                            len(result.failures))
+            refs += attach_published(result.references, QM9.open(slice_only=src.qm9.slice))
+        else:
+            raise ConfigError(f"data.sources.{i}: data.labels=published needs cookbook or qm9 "
+                              "sources (published labels exist only for those)")
+    if not refs:
+        raise DatasetError("no reference data: every molecule failed (see the lines above)")
+    return refs
 
 
 def check_species(structures: list[Structure], cfg: Config) -> None:

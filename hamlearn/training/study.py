@@ -160,8 +160,8 @@ def minimal_basis_result(refs, indices, cfg: Config) -> dict:
     for k, r in enumerate(sel):
         n = int(r.model.nao)
         pred = {"mo_energy": np.asarray(outs["mo_energy"][k])[:n],
-                **{key: np.asarray(outs[key][k]) for key in ("gap", "dipole",
-                                                             "polarizability")}}
+                **{key: np.asarray(outs[key][k]) for key in ("gap", "homo", "lumo",
+                                                             "dipole", "polarizability")}}
         errors.append(molecule_errors(pred, r, loss, cfg.train.target_basis,
                                       loss.polarizability_kind))
     return {"metrics": summarize(errors), "by_size": _str_keys(by_size(errors, sel))}

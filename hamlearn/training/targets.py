@@ -160,7 +160,7 @@ def _matrix_label(ref, ctx, nao_pad):
 # --------------------------------------------------------------------------- errors
 def _eig_errors(pred, ref, ctx):
     lab = _labels(ref, ctx)
-    if lab is None:
+    if lab is None or lab.mo_energy is None:
         return {}
     n = window_size(ref, ref.model.nao, ctx.loss, ctx.target_basis)
     return {"eigenvalues_ev": (pred["mo_energy"][:n] - lab.mo_energy[:n]) * HARTREE_TO_EV}
@@ -203,45 +203,45 @@ def _np_aniso(a):
     return float(np.sqrt(aniso_sq(np.asarray(a))))
 
 
-def _maybe(f):
-    return lambda v: None if v is None else f(v)
+def _inv(name):
+    """``(labels, context) -> value`` of an invariant (``_<kind>`` appended for the
+    polarizability ones)."""
+    if name.startswith("polarizability"):
+        return lambda lab, c: lab.invariant(f"{name}_{c.loss.polarizability_kind}")
+    return lambda lab, c: lab.invariant(name)
+
+
+def _invariant_target(name, key, scale, predict, np_predict, doc):
+    return Target(name, predict, _scalar(_inv(name)),
+                  _scalar_errors(key, scale, np_predict, _inv(name)), reported="weighted",
+                  doc=doc)
 
 
 TARGETS: tuple[Target, ...] = (
     Target("eigenvalues", lambda p: p["mo_energy"], _eig_label, _eig_errors,
            doc="MO energies in the loss window (Hartree)"),
-    Target("gap", lambda p: p["gap"], _scalar(lambda lab, c: lab.gap),
-           _scalar_errors("gap_ev", HARTREE_TO_EV, lambda p: p["gap"], lambda lab, c: lab.gap),
+    Target("gap", lambda p: p["gap"], _scalar(_inv("gap")),
+           _scalar_errors("gap_ev", HARTREE_TO_EV, lambda p: p["gap"], _inv("gap")),
            doc="HOMO-LUMO gap (Hartree)"),
-    Target("homo", lambda p: p["homo"], _scalar(lambda lab, c: lab.homo),
-           _scalar_errors("homo_ev", HARTREE_TO_EV, lambda p: p["homo"],
-                          lambda lab, c: lab.homo), reported="weighted",
-           doc="HOMO energy (Hartree)"),
-    Target("lumo", lambda p: p["lumo"], _scalar(lambda lab, c: lab.lumo),
-           _scalar_errors("lumo_ev", HARTREE_TO_EV, lambda p: p["lumo"],
-                          lambda lab, c: lab.lumo), reported="weighted",
-           doc="LUMO energy (Hartree)"),
+    _invariant_target("homo", "homo_ev", HARTREE_TO_EV, lambda p: p["homo"],
+                      lambda p: p["homo"], "HOMO energy (Hartree)"),
+    _invariant_target("lumo", "lumo_ev", HARTREE_TO_EV, lambda p: p["lumo"],
+                      lambda p: p["lumo"], "LUMO energy (Hartree)"),
     Target("dipole", lambda p: p["dipole"], _vector_label(lambda lab, c: lab.dipole, (3,)),
            _dipole_errors, doc="dipole vector (e Bohr)"),
-    Target("dipole_norm", lambda p: safe_norm(p["dipole"]),
-           _scalar(lambda lab, c: _maybe(_np_norm)(lab.dipole)),
-           _scalar_errors("dipole_norm_debye", AU_TO_DEBYE, lambda p: _np_norm(p["dipole"]),
-                          lambda lab, c: _maybe(_np_norm)(lab.dipole)), reported="weighted",
-           doc="|mu| (e Bohr): rotation invariant"),
+    _invariant_target("dipole_norm", "dipole_norm_debye", AU_TO_DEBYE,
+                      lambda p: safe_norm(p["dipole"]), lambda p: _np_norm(p["dipole"]),
+                      "|mu| (e Bohr): rotation invariant"),
     Target("polarizability", lambda p: p["polarizability"],
            _vector_label(_polarizability, (3, 3)), _polarizability_errors,
            doc="static polarizability tensor (Bohr^3)"),
-    Target("polarizability_iso", lambda p: iso(p["polarizability"]),
-           _scalar(lambda lab, c: _maybe(iso)(_polarizability(lab, c))),
-           _scalar_errors("polarizability_iso_au", 1.0, lambda p: iso(p["polarizability"]),
-                          lambda lab, c: _maybe(iso)(_polarizability(lab, c))),
-           reported="weighted", doc="isotropic polarizability tr/3 (Bohr^3)"),
-    Target("polarizability_aniso", lambda p: anisotropy(p["polarizability"]),
-           _scalar(lambda lab, c: _maybe(_np_aniso)(_polarizability(lab, c))),
-           _scalar_errors("polarizability_aniso_au", 1.0,
-                          lambda p: _np_aniso(p["polarizability"]),
-                          lambda lab, c: _maybe(_np_aniso)(_polarizability(lab, c))),
-           reported="weighted", doc="polarizability anisotropy sqrt(3/2 tr(d^2)) (Bohr^3)"),
+    _invariant_target("polarizability_iso", "polarizability_iso_au", 1.0,
+                      lambda p: iso(p["polarizability"]), lambda p: iso(p["polarizability"]),
+                      "isotropic polarizability tr/3 (Bohr^3)"),
+    _invariant_target("polarizability_aniso", "polarizability_aniso_au", 1.0,
+                      lambda p: anisotropy(p["polarizability"]),
+                      lambda p: _np_aniso(p["polarizability"]),
+                      "polarizability anisotropy sqrt(3/2 tr(d^2)) (Bohr^3)"),
     Target("matrix", lambda p: p["fock"], _matrix_label, lambda pred, ref, ctx: {},
            doc="model-basis Hamiltonian entries (Hartree)"),
 )

@@ -140,12 +140,16 @@ def _start(tmp_path, workers, fault, molecules=MOLECULES):
     cmd = [sys.executable, str(REPO / "scripts" / "generate_data.py"), "--config", str(cfg),
            "--no-progress"]
     env = dict(os.environ, HAMLEARN_FAULT=fault)
-    # SIGINT back to its default, as in a terminal: a test run started in the background
-    # of a non-interactive shell inherits SIGINT ignored, and Python then installs no
-    # KeyboardInterrupt handler (the child would never see the Ctrl-C)
-    return cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 start_new_session=True, env=env,
-                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # the child must get SIGINT at its default, as in a terminal: a test run started in the
+    # background of a non-interactive shell has SIGINT ignored, which a child inherits, and
+    # Python then installs no KeyboardInterrupt handler. A handler (unlike "ignore") is
+    # reset to the default by exec; no preexec_fn, whose fork JAX warns about.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True, env=env)
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def _summary_counts(stdout: str) -> tuple[int, int]:

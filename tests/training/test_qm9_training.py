@@ -1,0 +1,110 @@
+"""Training on QM9's published invariant labels (the shipped slice), and the invariant
+targets themselves: values against numpy, exact rotation invariance, gradients against
+finite differences (including at a zero dipole and an isotropic tensor)."""
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from hamlearn.config import ConfigError, load_config
+from hamlearn.training.targets import anisotropy, iso, safe_norm
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_QM9 = ["data.sources=[{qm9: {slice: true, max_heavy: 2}}]", "data.method=rhf",
+            "data.n_workers=1", "data.grid_level=1", "train.epochs=2", "train.batch_size=0",
+            "train.split={kind: explicit, train: [0, 1, 2, 3, 4], validation: [5], "
+            "test: [6, 7]}", "features.species=[1, 6, 7, 8]", "features.n_radial=3",
+            "features.l_max=2", "eval.plots=false"]
+
+
+def test_invariants_against_numpy_and_rotations(rng):
+    a = rng.normal(size=(5, 3, 3))
+    a = a + a.swapaxes(1, 2)
+    rot = Rotation.random(random_state=1).as_matrix()
+    ar = np.einsum("ij,bjk,lk->bil", rot, a, rot)
+    np.testing.assert_allclose(iso(a), np.trace(a, axis1=1, axis2=2) / 3, rtol=1e-14)
+    ev = np.linalg.eigvalsh(a)
+    gamma = np.sqrt(0.5 * ((ev[:, 0] - ev[:, 1])**2 + (ev[:, 1] - ev[:, 2])**2
+                           + (ev[:, 2] - ev[:, 0])**2))  # the textbook form
+    np.testing.assert_allclose(anisotropy(jnp.asarray(a)), gamma, rtol=1e-12)
+    np.testing.assert_allclose(anisotropy(jnp.asarray(ar)), gamma, rtol=1e-12)
+    d = rng.normal(size=(4, 3))
+    np.testing.assert_allclose(safe_norm(jnp.asarray(d)), np.linalg.norm(d, axis=1), rtol=1e-14)
+
+
+@pytest.mark.parametrize("where", ["generic", "degenerate"])
+def test_invariant_gradients_against_finite_differences(rng, where):
+    if where == "generic":
+        d0, a0 = rng.normal(size=3), rng.normal(size=(3, 3))
+        a0 = a0 + a0.T
+    else:  # zero dipole, isotropic tensor: the square roots' kinks
+        d0, a0 = np.zeros(3), 7.0 * np.eye(3)
+    g_d = jax.grad(lambda d: safe_norm(d))(jnp.asarray(d0))
+    g_a = jax.grad(lambda a: anisotropy(a))(jnp.asarray(a0))
+    assert np.isfinite(g_d).all() and np.isfinite(g_a).all()
+    if where == "degenerate":
+        np.testing.assert_array_equal(g_d, 0.0)
+        np.testing.assert_array_equal(g_a, 0.0)
+        return
+    h = 1e-6
+    for k in range(3):
+        e = np.zeros(3)
+        e[k] = h
+        fd = (np.linalg.norm(d0 + e) - np.linalg.norm(d0 - e)) / (2 * h)
+        assert float(g_d[k]) == pytest.approx(fd, abs=1e-8)
+    for i in range(3):
+        for j in range(3):
+            e = np.zeros((3, 3))
+            e[i, j] = h
+            fd = (float(anisotropy(jnp.asarray(a0 + e))) - float(anisotropy(jnp.asarray(a0 - e)))
+                  ) / (2 * h)
+            assert float(g_a[i, j]) == pytest.approx(fd, abs=1e-7)
+
+
+@pytest.fixture(scope="module")
+def qm9_run(tmp_path_factory):
+    from hamlearn.training.run import train
+
+    root = tmp_path_factory.mktemp("qm9")
+    cfg = load_config(ROOT / "configs" / "qm9_frontier.yaml",
+                      [*TINY_QM9, f"data.cache_dir={root / 'cache'}"])
+    return train(cfg, root / "run", progress=False), cfg
+
+
+def test_trains_on_published_invariants(qm9_run):
+    from hamlearn.data.qm9 import QM9
+
+    result, cfg = qm9_run
+    refs = result.data.refs
+    assert [r.structure.name for r in refs][:3] == ["qm9_000001", "qm9_000002", "qm9_000003"]
+    qm9 = QM9.open(slice_only=True)
+    water = refs[2].target("6-31g(2df,p)")
+    assert water.source == "qm9" and water.mo_energy is None and water.dipole is None
+    assert water.homo == qm9.labels(qm9.row_of(3)).homo == -0.2928
+    assert water.invariant("polarizability_iso_coupled") == 6.31
+    assert refs[2].target("sto-3g").source == "pyscf"  # the model basis: computed
+    for key in ("homo_ev", "lumo_ev", "dipole_norm_debye", "polarizability_iso_au",
+                "polarizability_aniso_au"):
+        assert np.isfinite(result.test_metrics[f"mae_{key}"]), key
+    assert "mae_eigenvalues_ev" not in result.test_metrics
+    assert "mae_dipole_debye" not in result.test_metrics
+
+
+def test_full_tensor_targets_need_labels_qm9_lacks(tmp_path):
+    from hamlearn.training.run import train
+
+    cfg = load_config(ROOT / "configs" / "qm9_frontier.yaml",
+                      [*TINY_QM9, f"data.cache_dir={tmp_path / 'cache'}",
+                       "train.loss.dipole=1"])
+    with pytest.raises(ConfigError, match="train.loss.dipole has weight 1 but no training"):
+        train(cfg, tmp_path / "run", progress=False)
+
+
+def test_published_qm9_and_other_sources_are_not_mixed():
+    with pytest.raises(ConfigError, match="mixes qm9 and other sources"):
+        load_config(ROOT / "configs" / "qm9_frontier.yaml",
+                    ["data.sources=[{qm9: {slice: true, max_heavy: 2}}, {ase: H2O}]"])
