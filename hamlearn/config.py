@@ -560,7 +560,8 @@ def _check_sections(cfg: Config, source: str, lines: dict, training: bool) -> No
     if qm9_published and any(src.qm9 is None for src in d.sources):
         fail("data.sources", "mixes qm9 and other sources with labels: published: their "
              "labels come from different levels and programs; use one kind per run")
-    if m.kind == "hamiltonian" and not published and m.basis.lower() != d.model_basis.lower():
+    if (m.kind == "hamiltonian" and (not published or qm9_published)
+            and m.basis.lower() != d.model_basis.lower()):
         fail("model.basis", f"is {m.basis!r} but data.model_basis is {d.model_basis!r}: the "
              "model predicts blocks in the basis the references store; make them equal")
     bases = ((d.model_basis, QM9_LABEL_BASIS) if qm9_published else PUBLISHED_BASES
