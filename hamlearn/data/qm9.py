@@ -336,14 +336,13 @@ def published_labels(lab: QM9Labels, nocc: int):
     """QM9's labels as a `hamlearn.data.record.Labels` of source 'qm9': invariants only
     (HOMO, LUMO, gap, |mu|, the coupled polarizability's isotropic value and anisotropy
     (from the tensor's principal values, which do not depend on its frame), <R^2>)."""
-    from hamlearn.data.record import Labels
+    from hamlearn.data.record import Labels, anisotropy_sq
 
     inv = {"homo": lab.homo, "lumo": lab.lumo, "gap": lab.gap, "dipole_norm": lab.dipole_norm,
            "polarizability_iso_coupled": lab.polarizability_iso, "r2": lab.r2}
-    p = lab.polarizability_principal
-    if p is not None:
-        d = p - p.mean()
-        inv["polarizability_aniso_coupled"] = float(np.sqrt(1.5 * np.sum(d**2)))
+    if lab.polarizability_tensor is not None:  # a rotation invariant: any frame will do
+        inv["polarizability_aniso_coupled"] = float(np.sqrt(anisotropy_sq(
+            lab.polarizability_tensor)))
     return Labels(basis=LABEL_BASIS, mo_energy=None, nocc=nocc, dipole=None,
                   invariants=inv, source="qm9")
 

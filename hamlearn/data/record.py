@@ -15,6 +15,19 @@ import numpy as np
 from hamlearn.data.structure import Structure
 
 
+def isotropic(alpha):
+    """Isotropic polarizability ``tr(alpha) / 3`` (batched; numpy or jax arrays)."""
+    return (alpha[..., 0, 0] + alpha[..., 1, 1] + alpha[..., 2, 2]) / 3.0
+
+
+def anisotropy_sq(alpha):
+    """Squared anisotropy ``gamma^2 = 3/2 tr(d^2)``, ``d = sym(alpha) - iso I`` (batched;
+    numpy or jax arrays)."""
+    a = 0.5 * (alpha + alpha.swapaxes(-1, -2))
+    d = a - isotropic(a)[..., None, None] * np.eye(3)
+    return 1.5 * (d**2).sum(axis=(-1, -2))
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Labels:
     """Observables of one molecule in one basis (atomic units).
@@ -60,10 +73,9 @@ class Labels:
         for kind in ("uncoupled", "coupled"):
             alpha = getattr(self, f"polarizability_{kind}")
             if alpha is not None and name == f"polarizability_iso_{kind}":
-                return float(np.trace(alpha) / 3.0)
+                return float(isotropic(alpha))
             if alpha is not None and name == f"polarizability_aniso_{kind}":
-                d = 0.5 * (alpha + alpha.T) - np.trace(alpha) / 3.0 * np.eye(3)
-                return float(np.sqrt(1.5 * np.sum(d**2)))
+                return float(np.sqrt(anisotropy_sq(alpha)))
         value = self.invariants.get(name)
         return None if value is None else float(value)
 

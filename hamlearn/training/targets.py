@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hamlearn.config import LossConfig
-from hamlearn.data.record import Reference
+from hamlearn.data.record import Reference, anisotropy_sq, isotropic
 from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
 
 
@@ -85,18 +85,8 @@ def safe_norm(x, axis=-1):
     return jnp.where(pos, jnp.sqrt(jnp.where(pos, sq, 1.0)), 0.0)
 
 
-def iso(alpha):
-    """Isotropic polarizability ``tr(alpha) / 3`` (batched, numpy or jax)."""
-    return (alpha[..., 0, 0] + alpha[..., 1, 1] + alpha[..., 2, 2]) / 3.0
-
-
-def aniso_sq(alpha):
-    """Squared anisotropy ``gamma^2 = 3/2 tr(d^2)``, ``d = alpha - iso I`` (batched)."""
-    a = 0.5 * (alpha + alpha.swapaxes(-1, -2))
-    m = iso(a)
-    eye = np.eye(3)
-    d = a - m[..., None, None] * eye
-    return 1.5 * (d**2).sum(axis=(-1, -2))
+iso = isotropic
+aniso_sq = anisotropy_sq
 
 
 def anisotropy(alpha):
