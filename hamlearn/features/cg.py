@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 
-import e3nn_jax as e3nn
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -32,25 +31,28 @@ def irrep_name(L: int, parity: int) -> str:  # noqa: N803
 
 
 def parse_irrep(name: str) -> tuple[int, int]:
-    """``'1o'`` -> ``(1, -1)``."""
-    ir = e3nn.Irrep(name)
-    return ir.l, ir.p
+    """``'1o'`` -> ``(1, -1)`` (e3nn's irrep names; parsed here so host code needs no e3nn)."""
+    if len(name) < 2 or name[-1] not in "eo" or not name[:-1].isdigit():
+        raise ValueError(f"not an irrep name like '1o' or '2e': {name!r}")
+    return int(name[:-1]), 1 if name[-1] == "e" else -1
 
 
 @functools.lru_cache(maxsize=None)
 def cg(l1: int, l2: int, L: int) -> np.ndarray:  # noqa: N803
     """``(2l1+1, 2l2+1, 2L+1)`` float64 coupling tensor, orthonormal for each M."""
+    import e3nn_jax as e3nn  # here, not at import: a run of stored traces never needs it
+
     c = np.asarray(e3nn.clebsch_gordan(l1, l2, L), dtype=np.float64)
     return c * np.sqrt(2 * L + 1)
 
 
 def swap_sign(l1: int, l2: int, L: int) -> int:  # noqa: N803
-    """``s`` with ``cg(l2, l1, L)[j, i, M] = s * cg(l1, l2, L)[i, j, M]`` (checked numerically)."""
-    a, b = cg(l1, l2, L), cg(l2, l1, L).transpose(1, 0, 2)
-    for s in (1, -1):
-        if np.allclose(b, s * a, atol=1e-12):
-            return s
-    raise RuntimeError(f"no swap symmetry found for CG({l1},{l2},{L})")
+    """``s`` with ``cg(l2, l1, L)[j, i, M] = s * cg(l1, l2, L)[i, j, M]``: the CG symmetry
+    ``(-1)^(l1 + l2 - L)`` (a per-degree real change of basis keeps it; pinned against
+    e3nn's coefficients by `tests/features/test_cg.py`). Host code, no e3nn needed."""
+    if not abs(l1 - l2) <= L <= l1 + l2:
+        raise ValueError(f"no coupling of degrees {l1} and {l2} to {L}")
+    return 1 if (l1 + l2 - L) % 2 == 0 else -1
 
 
 def couple_paths(L: int, parity: int, l_max1: int,  # noqa: N803

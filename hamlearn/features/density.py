@@ -13,7 +13,6 @@ have parity ``(-1)^l`` (e3nn irreps ``0e, 1o, 2e, 3o, 4e``).
 
 from __future__ import annotations
 
-import e3nn_jax as e3nn
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
@@ -21,8 +20,10 @@ from jaxtyping import Array, Bool, Float, Int
 from hamlearn.features.radial import radial_basis
 
 
-def sh_irreps(l_max: int) -> e3nn.Irreps:
+def sh_irreps(l_max: int) -> e3nn.Irreps:  # noqa: F821  (e3nn imported when tracing)
     """``0e + 1o + 2e + ...`` up to ``l_max``: the harmonics of a direction."""
+    import e3nn_jax as e3nn
+
     return e3nn.Irreps([(1, (l, (-1) ** l)) for l in range(l_max + 1)])
 
 
@@ -38,6 +39,8 @@ def safe_vectors(vec: Float[Array, "n 3"]) -> tuple[Float[Array, "n"], Float[Arr
 
 def direction_harmonics(unit: Float[Array, "n 3"], l_max: int) -> list[Float[Array, "n m"]]:
     """Real spherical harmonics ``Y_l`` (e3nn order, |Y_l|^2 = 2l+1) per degree l."""
+    import e3nn_jax as e3nn  # here, not at import: a run of stored traces never needs it
+
     sh = e3nn.spherical_harmonics(sh_irreps(l_max), unit, normalize=True,
                                   normalization="component").array
     return [sh[:, l * l:(l + 1) * (l + 1)] for l in range(l_max + 1)]
