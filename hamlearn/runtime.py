@@ -3,7 +3,10 @@
 `setup_jax()` keeps float64 on and turns on JAX's persistent compilation cache, so the
 second run of a CLI on the same shapes skips XLA compilation (tens of seconds for the
 training step). The cache folder is ``$HAMLEARN_JAX_CACHE`` if set (empty: off), else
-``~/.cache/hamlearn/jax``. Library code never calls this: it only changes process state.
+``~/.cache/hamlearn/jax``. It also turns on `hamlearn.aot` (stored traces under
+``<cache>/export/``: a new process skips tracing the features and the model, not only their
+compilation) unless ``$HAMLEARN_AOT=0``. Library code never calls this: it only changes
+process state.
 
 `setup_threads()` (called by `setup_jax`) sets the BLAS/OpenMP thread count: the argument,
 else ``$HAMLEARN_THREADS``, else `default_threads`: half the cores this process may use (at
@@ -73,7 +76,8 @@ def setup_threads(n: int | None = None) -> int:
 
 
 def setup_jax(cache_dir: str | Path | None = None) -> Path | None:
-    """Enable float64 and the persistent compilation cache; returns the cache folder."""
+    """Enable float64, the persistent compilation cache and stored traces (`hamlearn.aot`);
+    returns the cache folder (None: no cache, no stored traces)."""
     jax.config.update("jax_enable_x64", True)
     setup_threads()
     if cache_dir is None:
@@ -86,4 +90,7 @@ def setup_jax(cache_dir: str | Path | None = None) -> Path | None:
     jax.config.update("jax_compilation_cache_dir", str(cache_dir))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    from hamlearn import aot
+
+    aot.enable(None if os.environ.get("HAMLEARN_AOT", "1") == "0" else cache_dir)
     return cache_dir

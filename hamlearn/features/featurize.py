@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hamlearn import aot
+from hamlearn.arrays import to_device
 from hamlearn.config import FeaturesConfig
 from hamlearn.data.basis import ao_offsets
 from hamlearn.data.structure import Structure
@@ -180,13 +182,17 @@ def _run_chunk(graph, sizes: dict, cfg: FeaturesConfig, basis: str, out: dict,
     """Features of one chunk padded to ``sizes``, written into the preallocated ``out``."""
     pos, species, src, dst, (g_on, g_pair, slices) = graph
     n_at, n_ed = sizes["atoms"], sizes["edges"]
-    on = {s: jnp.asarray(_pad(v[0], sizes[("on", s)])) for s, v in g_on.items()}
-    pairs = {s: tuple(jnp.asarray(_pad(x, sizes[("pair", s)])) for x in v)
+    on = {s: to_device(_pad(v[0], sizes[("on", s)])) for s, v in g_on.items()}
+    pairs = {s: tuple(to_device(_pad(x, sizes[("pair", s)])) for x in v)
              for s, v in g_pair.items()}
-    ons, prs = _compute_jit(
-        jnp.asarray(_pad(pos, n_at)), jnp.asarray(_pad(species, n_at)),
-        jnp.asarray(_pad(src, n_ed)), jnp.asarray(_pad(dst, n_ed)),
-        jnp.asarray(np.arange(n_ed) < len(src)), on, pairs, cfg=cfg, basis=basis)
+    args = (to_device(_pad(pos, n_at)), to_device(_pad(species, n_at)),
+            to_device(_pad(src, n_ed)), to_device(_pad(dst, n_ed)),
+            to_device(np.arange(n_ed) < len(src)), on, pairs)
+    if aot.enabled():  # a stored trace: no tracing (and no e3nn import) in a new process
+        ons, prs = aot.call("features", functools.partial(_compute, cfg=cfg, basis=basis),
+                            args, static=(cfg, basis))
+    else:
+        ons, prs = _compute_jit(*args, cfg=cfg, basis=basis)
     host = jax.tree.map(np.asarray, (ons, prs))  # whole arrays: no per-slice device ops
     for key, (sig, a, b, _) in slices.items():
         feats = host[0 if "-" not in key else 1][sig]
@@ -274,8 +280,13 @@ def _type_features(kind, elems, feats, ent, n_molecules, basis) -> TypeFeatures:
 def make_spec(cfg: FeaturesConfig, basis: str = "sto-3g") -> FeatureSpec:
     """The `FeatureSpec` of ``cfg`` for the elements ``cfg.species`` in ``basis``."""
     species = tuple(sorted(cfg.species))
-    shapes = jax.eval_shape(functools.partial(_compute, cfg=cfg, basis=basis),
-                            *_dummy_inputs(species, basis))
+    fn = functools.partial(_compute, cfg=cfg, basis=basis)
+    if aot.enabled():  # the output shapes of the stored trace
+        exp = aot.exported("features", fn, _dummy_inputs(species, basis),
+                           static=(cfg, basis))
+        shapes = jax.tree_util.tree_unflatten(exp.out_tree, exp.out_avals)
+    else:
+        shapes = jax.eval_shape(fn, *_dummy_inputs(species, basis))
     onsite = tuple((z, tuple((ir, shapes[0][sig_onsite(basis, z)][ir].shape[1])
                              for ir in onsite_irreps(basis, z))) for z in species)
     pairs = tuple(((zi, zj), tuple((ir, shapes[1][sig_pair(basis, zi, zj)][ir].shape[1])

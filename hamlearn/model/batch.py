@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
+from hamlearn.arrays import to_device
 from hamlearn.features.featurize import FeatureSet
 from hamlearn.features.spec import bucket_size
 
@@ -98,12 +99,12 @@ def make_batch(feature_set: FeatureSet, indices: Sequence[int], nao_pad: int | N
         counts = np.diff(tf.offsets)[indices]
         mol[: len(idx)] = np.repeat(np.arange(len(indices)), counts)
         types[key] = TypeBatch(
-            features={ir: jnp.asarray(_pad(f[idx], n_pad)) for ir, f in tf.features.items()},
-            rows=jnp.asarray(_pad(tf.rows[idx], n_pad), dtype=jnp.int32),
-            cols=jnp.asarray(_pad(tf.cols[idx], n_pad), dtype=jnp.int32),
-            mol=jnp.asarray(mol))
+            features={ir: to_device(_pad(f[idx], n_pad)) for ir, f in tf.features.items()},
+            rows=to_device(_pad(tf.rows[idx], n_pad), np.int32),
+            cols=to_device(_pad(tf.cols[idx], n_pad), np.int32),
+            mol=to_device(mol))
     ao_mask = np.arange(nao_pad)[None, :] < nao[:, None]
-    return BlockBatch(types=types, ao_mask=jnp.asarray(ao_mask))
+    return BlockBatch(types=types, ao_mask=to_device(ao_mask))
 
 
 def max_entries(feature_set: FeatureSet, batch_size: int,

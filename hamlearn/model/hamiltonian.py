@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from hamlearn.arrays import to_device
 from hamlearn.data.structure import Structure
 from hamlearn.features.featurize import featurize
 from hamlearn.features.pairs import pair_swap
@@ -54,11 +55,12 @@ class HamiltonianModel(eqx.Module):
     gates: dict[str, dict[str, Float[Array, "sp f0"]]] | None
     spec: FeatureSpec = eqx.field(static=True)
 
-    def __init__(self, spec: FeatureSpec, *, key: PRNGKeyArray, gated: bool = False,
+    def __init__(self, spec: FeatureSpec, *, key: PRNGKeyArray | None, gated: bool = False,
                  scale: float = 1e-2, gate_scale: float = 0.0):
         """Random weights ``N(0, scale^2 / n_feature)``; gates ``N(0, gate_scale^2 / n_0e)``.
 
         ``gate_scale = 0`` makes every gate exactly 1 (a linear model; what `ridge_fit` fits).
+        ``key=None``: all weights zero (a skeleton to load a checkpoint into; no JAX call).
         """
         self.spec = spec
         shapes = []  # (type, irrep, n_shell_pair, n_feature, n_0e)
@@ -68,16 +70,16 @@ class HamiltonianModel(eqx.Module):
                                dims["0e"]))
         # one draw for everything: a single small compile instead of one per array
         total = sum(ns * (nf + n0) for _, _, ns, nf, n0 in shapes)
-        flat = np.asarray(jax.random.normal(key, (total,)))
+        flat = np.zeros(total) if key is None else np.asarray(jax.random.normal(key, (total,)))
         weights, gates, pos = {}, {}, 0
         for key_t, ir, ns, nf, n0 in shapes:
             w = flat[pos:pos + ns * nf].reshape(ns, nf) * scale / np.sqrt(max(nf, 1))
             g = flat[pos + ns * nf:pos + ns * (nf + n0)].reshape(ns, n0) * gate_scale / np.sqrt(n0)
-            weights.setdefault(key_t, {})[ir] = jnp.asarray(w)
-            gates.setdefault(key_t, {})[ir] = jnp.asarray(g)
+            weights.setdefault(key_t, {})[ir] = to_device(w)
+            gates.setdefault(key_t, {})[ir] = to_device(g)
             pos += ns * (nf + n0)
         self.weights = weights
-        self.biases = {k: jnp.zeros(len(shell_pairs(spec.basis, kind, elems, "0e")))
+        self.biases = {k: to_device(np.zeros(len(shell_pairs(spec.basis, kind, elems, "0e"))))
                        for k, (kind, elems, _) in sorted(spec.types().items()) if kind == "onsite"}
         self.gates = gates if gated else None
 

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
+from hamlearn.arrays import to_device
 from hamlearn.features.featurize import FeatureSet
 from hamlearn.features.pairs import pair_swap
 from hamlearn.model.batch import entry_index
@@ -182,8 +183,8 @@ def ridge_fit(model: HamiltonianModel, feature_set: FeatureSet, focks: Sequence[
             else:
                 w, b, best = _fit_plain(x, t, mol, alphas, kind == "onsite" and ir == "0e", folds)
                 if b is not None:
-                    biases[key] = jnp.asarray(b)
-            weights[key][ir] = jnp.asarray(w)
+                    biases[key] = to_device(b)
+            weights[key][ir] = to_device(w)
             if report is not None:
                 report[(key, ir)] = best
     return eqx.tree_at(lambda m: (m.weights, m.biases), model, (weights, biases))

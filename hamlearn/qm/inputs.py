@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
+from hamlearn.arrays import to_device
 from hamlearn.data.record import ModelBasisData
 from hamlearn.data.structure import Structure
 from hamlearn.qm.density import closed_shell_occupations
@@ -41,16 +42,16 @@ class QMInputs(eqx.Module):
     @classmethod
     def from_arrays(cls, ovlp, dip_ints, nuclear_dipole, nocc: int) -> QMInputs:
         """Closed-shell inputs from host/JAX arrays (``nocc`` doubly occupied MOs, no padding)."""
-        ovlp = jnp.asarray(ovlp, dtype=jnp.float64)
+        ovlp = to_device(ovlp, np.float64)
         nao = ovlp.shape[-1]
         if not 0 < nocc < nao:
             raise ValueError(f"nocc={nocc} must be in 1..nao-1={nao - 1} (closed shell)")
         return cls(
             ovlp=ovlp,
-            dip_ints=jnp.asarray(dip_ints, dtype=jnp.float64),
-            nuclear_dipole=jnp.asarray(nuclear_dipole, dtype=jnp.float64),
+            dip_ints=to_device(dip_ints, np.float64),
+            nuclear_dipole=to_device(nuclear_dipole, np.float64),
             mo_occ=closed_shell_occupations(nao, nocc),
-            ao_mask=jnp.ones(nao, bool),
+            ao_mask=to_device(np.ones(nao, bool)),
         )
 
     @classmethod

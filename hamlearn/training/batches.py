@@ -17,6 +17,7 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
+from hamlearn.arrays import to_device
 from hamlearn.config import Config
 from hamlearn.data.record import Reference
 from hamlearn.features import FeatureSet, featurize
@@ -91,12 +92,12 @@ class Batcher:
         out = {
             "blocks": make_batch(self.data.features, full, nao_pad, entry_pad=self.entry_pad),
             "qm": _to_device(pad_batch([self.data.qm[i] for i in full], nao_pad)),
-            "mol_mask": jnp.asarray(mol_mask),
+            "mol_mask": to_device(mol_mask),
         }
         if self.with_targets:
             tgt = build_targets([self.data.refs[i] for i in full], nao_pad, self.cfg.train.loss,
                                 self.cfg.train.target_basis, mol_mask)
-            out["targets"] = {k: jnp.asarray(v) for k, v in tgt.items()}
+            out["targets"] = {k: to_device(v) for k, v in tgt.items()}
         return out
 
     def batches(self, indices) -> list[dict]:
@@ -104,7 +105,7 @@ class Batcher:
 
 
 def _to_device(inputs: QMInputs) -> QMInputs:
-    return QMInputs(**{f.name: jnp.asarray(getattr(inputs, f.name))
+    return QMInputs(**{f.name: to_device(getattr(inputs, f.name))
                        for f in dataclasses.fields(inputs)})
 
 

@@ -13,8 +13,10 @@ import json
 from pathlib import Path
 
 import equinox as eqx
+import jax
 import numpy as np
 
+from hamlearn import aot
 from hamlearn.config import Config
 from hamlearn.plotting import parity_panels
 from hamlearn.training.batches import Batcher, Prepared
@@ -25,13 +27,27 @@ REPORT_MD = "report.md"
 KEYS = ("mo_energy", "mo_occ", "gap", "homo", "lumo", "dipole", "polarizability", "fock")
 
 
-@eqx.filter_jit
-def forward(model, batch: dict) -> dict:
-    """Jitted model + QM layer on a batch: the `KEYS` outputs (leading ``batch`` axis)."""
+def _forward(model, batch: dict) -> dict:
     from hamlearn.training.run import predict_batch
 
     out = predict_batch(model, batch)
     return {k: out[k] for k in KEYS}
+
+
+_forward_jit = eqx.filter_jit(_forward)
+
+
+def forward(model, batch: dict) -> dict:
+    """Jitted model + QM layer on a batch: the `KEYS` outputs (leading ``batch`` axis).
+
+    With `hamlearn.aot` enabled (the CLIs) the trace is stored on disk per batch shape,
+    so a new process (a `predict.py` call) does not trace the model again."""
+    if not aot.enabled():
+        return _forward_jit(model, batch)
+    params, static = eqx.partition(model, eqx.is_array)
+    leaves, treedef = jax.tree_util.tree_flatten(static)  # what the function closes over
+    return aot.call("forward", lambda p, b: _forward(eqx.combine(p, static), b),
+                    (params, batch), static=(treedef, tuple(leaves)))
 
 
 def predict_indices(model, data: Prepared, batcher: Batcher, indices) -> list[dict]:

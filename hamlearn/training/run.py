@@ -111,7 +111,7 @@ def check_species(structures: list[Structure], cfg: Config) -> None:
 
 
 def build_model(cfg: Config, *, key) -> HamiltonianModel:
-    """The model skeleton of a config (random weights from ``key``)."""
+    """The model skeleton of a config (random weights from ``key``; zeros for None)."""
     spec = make_spec(cfg.features, cfg.model.basis)
     return HamiltonianModel(spec, key=key, gated=cfg.model.gated)
 
@@ -315,7 +315,7 @@ def load_run(workdir: str | Path, which: str = "best") -> tuple[Config, Hamilton
         from hamlearn.surrogate.run import load_direct
 
         return cfg, load_direct(cfg, workdir / "checkpoints", which)
-    skeleton = build_model(cfg, key=jax.random.PRNGKey(0))
+    skeleton = build_model(cfg, key=None)
     folder = workdir / "checkpoints"
     if which == "last":
         (model, _), _ = load_checkpoint(folder, "last", (skeleton, _opt_skeleton(cfg, skeleton)))

@@ -167,3 +167,36 @@ def test_existing_run_needs_resume(smoke_run, cache):
     out = cli("train.py", "--config", TINY, "--workdir", run, "--set",
               f"data.cache_dir={cache}", check=False)
     assert out.returncode == 2 and "--resume" in out.stderr
+
+
+def test_predict_reuses_stored_traces_in_a_new_process(smoke_run, tmp_path):
+    """The second predict.py process runs the stored traces (hamlearn.aot): the same
+    numbers, no new export, and e3nn (only needed to trace the features) is never imported."""
+    import ase.build
+    import ase.io
+
+    run, _ = smoke_run
+    path = tmp_path / "new.xyz"
+    ase.io.write(path, [ase.build.molecule("CH3CH2OH")])
+    env = {"HAMLEARN_JAX_CACHE": str(tmp_path / "jax")}
+    script = str(ROOT / "scripts" / "predict.py")
+    probe = (f"import runpy, sys; sys.argv = [{script!r}] + sys.argv[1:]\n"
+             "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+             "except SystemExit as e:\n    assert not e.code, e.code\n"
+             "print('E3NN_IMPORTED', 'e3nn_jax' in sys.modules)")
+    outs = []
+    for k in range(2):
+        out = subprocess.run(
+            [sys.executable, "-c", probe, "--run", str(run), "--structures", str(path),
+             "--out", str(tmp_path / f"p{k}"), "--no-progress"],
+            capture_output=True, text=True, timeout=900,
+            env=dict(os.environ, MPLBACKEND="Agg", JAX_PLATFORMS="cpu", **env))
+        assert out.returncode == 0, out.stderr[-4000:]
+        outs.append(out.stdout)
+        if k == 0:
+            stored = sorted(p.name for p in (tmp_path / "jax" / "export").glob("*.bin"))
+    assert {n.split("-")[0] for n in stored} == {"features", "forward"}
+    assert sorted(p.name for p in (tmp_path / "jax" / "export").glob("*.bin")) == stored
+    assert "E3NN_IMPORTED True" in outs[0] and "E3NN_IMPORTED False" in outs[1]
+    first, second = (json.loads((tmp_path / f"p{k}.json").read_text()) for k in range(2))
+    assert first == second and first[0]["ok"]
