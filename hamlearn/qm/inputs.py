@@ -56,7 +56,8 @@ class QMInputs(eqx.Module):
 
     @classmethod
     def from_model_data(cls, model: ModelBasisData, structure: Structure) -> QMInputs:
-        """Inputs of a closed-shell molecule from its model-basis data.
+        """Inputs of a closed-shell molecule from its model-basis data, as host (numpy)
+        arrays (`pad_batch` them, or pass them to a jitted `qm_forward`).
 
         The nuclear dipole is taken about ``model.origin``, the origin of
         ``model.dip_ints``.
@@ -67,5 +68,15 @@ class QMInputs(eqx.Module):
         if structure.spin != 0 or structure.n_electrons % 2:
             raise ValueError(f"{structure.label}: QMInputs are closed shell "
                              f"(n_electrons={structure.n_electrons}, spin={structure.spin})")
-        nuc = _nuclear_dipole(structure.numbers, structure.positions, np.asarray(model.origin))
-        return cls.from_arrays(model.ovlp, model.dip_ints, nuc, structure.n_electrons // 2)
+        nocc, nao = structure.n_electrons // 2, len(model.ovlp)
+        if not 0 < nocc < nao:
+            raise ValueError(f"{structure.label}: nocc={nocc} must be in 1..nao-1={nao - 1} "
+                             "(closed shell)")
+        # host (numpy) arrays: a dataset's inputs are batched by `pad_batch` on the host, and
+        # one device transfer per molecule here cost more than its integrals (2 ms each)
+        nuc = np.asarray(structure.numbers, np.float64) @ (
+            np.asarray(structure.positions) - np.asarray(model.origin))
+        return cls(ovlp=np.asarray(model.ovlp, np.float64),
+                   dip_ints=np.asarray(model.dip_ints, np.float64),
+                   nuclear_dipole=nuc, mo_occ=np.where(np.arange(nao) < nocc, 2.0, 0.0),
+                   ao_mask=np.ones(nao, bool))
