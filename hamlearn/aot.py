@@ -39,6 +39,7 @@ _dir: Path | None = None
 _memo: dict[str, Any] = {}
 _failed: set[str] = set()
 _fingerprint: str | None = None
+_lapack_ready = False
 
 
 def enable(cache_dir: str | Path | None) -> None:
@@ -114,19 +115,24 @@ def exported(name: str, fn: Callable, args: tuple, *, static: Hashable):
         checks = [export.DisabledSafetyCheck.custom_call(t) for t in _UNVERSIONED_CALLS]
         exp = export.export(jax.jit(flat_fn), disabled_checks=checks)(*specs)
         _write_atomic(path, exp.serialize())
-    if any(t in exp.mlir_module() for t in _UNVERSIONED_CALLS):
+    else:
+        # a stored trace may call pyscfad's LAPACK targets without having lowered them
+        # (scanning the module text for them cost ~30 ms a function)
         _init_pyscfad_lapack()
     _memo[fast] = exp
     return exp
 
 
 def _init_pyscfad_lapack() -> None:
-    """Register pyscfadlib's LAPACK targets and load their function pointers: done when a
-    trace lowers pyscfad's ``eigh(F, S)``; a stored trace skips that, and calling the
-    target uninitialised crashes the process."""
-    from pyscfadlib import lapack
+    """Register pyscfadlib's LAPACK targets and load their function pointers (once): done
+    when a trace lowers pyscfad's ``eigh(F, S)``; a stored trace skips that, and calling
+    the target uninitialised crashes the process."""
+    global _lapack_ready
+    if not _lapack_ready:
+        from pyscfadlib import lapack
 
-    lapack.lp.initialize()
+        lapack.lp.initialize()
+        _lapack_ready = True
 
 
 def call(name: str, fn: Callable, args: tuple, *, static: Hashable):
