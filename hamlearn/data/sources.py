@@ -106,7 +106,7 @@ def read_structures(path: str | Path, *, index: str = ":", charge: int | None = 
     it, any bad frame is an error.
 
     Raises:
-        SourceError: missing or unreadable file, or (without ``skipped``) a bad frame.
+        SourceError: missing, empty or unreadable file, or (without ``skipped``) a bad frame.
     """
     import ase.io
 
@@ -122,6 +122,8 @@ def read_structures(path: str | Path, *, index: str = ":", charge: int | None = 
             frames = ase.io.read(path, index=":")
         except Exception as err:  # ase raises many types for bad files
             raise SourceError(f"{path}: cannot read ({type(err).__name__}: {err})") from None
+    if not frames and not bad:
+        raise SourceError(f"{path}: no structures in the file (empty?)")
     picked = set(select_frames(list(range(len(frames))), index, f"{path} (index {index!r})"))
     bad = [b for b in bad if b.frame in picked]
     if bad and skipped is None:

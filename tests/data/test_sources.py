@@ -73,6 +73,14 @@ def test_malformed_xyz_names_file_and_line(tmp_path, text, line, reason):
         read_structures(path)
 
 
+@pytest.mark.parametrize("text", ["", "\n\n"])
+def test_empty_file_is_named(tmp_path, text):
+    path = tmp_path / "empty.xyz"
+    path.write_text(text)
+    with pytest.raises(SourceError, match="empty.xyz: no structures in the file"):
+        read_structures(path, skipped=[])
+
+
 def test_missing_file_named(tmp_path):
     with pytest.raises(SourceError, match="nope.xyz: structure file not found"):
         read_structures(tmp_path / "nope.xyz")
