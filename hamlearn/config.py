@@ -147,6 +147,10 @@ class DataConfig:
         cart: Cartesian d/f functions (6D/10F) in the target bases instead of spherical
             ones (the model basis stays spherical).
         density_fit: density fitting in the SCFs (faster; labels differ by ~1e-5 Hartree).
+        feature_store: where training keeps the features: 'memory' (all in RAM), or on
+            disk under ``<cache_dir>/features/`` as memory-mapped 'float64' or 'float32'
+            arrays (memory no longer grows with the dataset; reused by the next run on the
+            same molecules and settings). Prediction always computes in memory.
     """
 
     sources: tuple[SourceConfig, ...] = ()
@@ -165,6 +169,7 @@ class DataConfig:
     labels: str = choice("compute", "published")
     cart: bool = False
     density_fit: bool = False
+    feature_store: str = choice("memory", "float64", "float32")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,6 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +42,8 @@ from hamlearn.features.pairs import pair_features
 from hamlearn.features.spec import (FeatureSpec, bucket_size, onsite_irreps, onsite_key,
                                     pair_irreps, pair_key, sig_onsite, sig_pair)
 from hamlearn.units import ANGSTROM_TO_BOHR
+
+log = logging.getLogger(__name__)
 
 
 def _compute(positions, species, src, dst, edge_mask, onsite_groups, pair_groups, *,
@@ -216,7 +224,8 @@ def chunk_structures(structures, max_atoms: int) -> list[list[Structure]]:
 
 
 def featurize(structures, cfg: FeaturesConfig, basis: str = "sto-3g", *,
-              max_chunk_atoms: int = 512) -> FeatureSet:
+              max_chunk_atoms: int = 512, store: str | Path | None = None,
+              dtype=np.float64) -> FeatureSet:
     """Features of every block of every molecule, split per block type.
 
     Args:
@@ -225,6 +234,12 @@ def featurize(structures, cfg: FeaturesConfig, basis: str = "sto-3g", *,
         basis: the minimal basis whose blocks the features serve.
         max_chunk_atoms: molecules are processed in chunks of at most this many atoms,
             all padded to the same bucketed sizes (one compile; bounded peak memory).
+        store: a folder: the feature arrays are written there chunk by chunk as
+            memory-mapped ``.npy`` files (``dtype``) and returned memory-mapped, so memory
+            does not grow with the dataset; a later call on the same structures, settings
+            and hamlearn source reads them back without computing (see `feature_store`).
+        dtype: storage dtype with ``store`` (``np.float32`` halves the disk; batches are
+            float64 again, `hamlearn.model.make_batch`).
 
     Returns:
         a `FeatureSet`; every type of the spec is present (possibly with zero entries).
@@ -239,6 +254,12 @@ def featurize(structures, cfg: FeaturesConfig, basis: str = "sto-3g", *,
     """
     structures = list(structures)
     spec = make_spec(cfg, basis)
+    folder = None
+    if store is not None:
+        folder = Path(store) / _store_key(structures, cfg, basis, dtype)
+        loaded = _load_store(folder, spec, structures, basis)
+        if loaded is not None:
+            return loaded
     chunks = chunk_structures(structures, max_chunk_atoms)
     graphs, entries, first = [], {k: [] for k in spec.types()}, 0
     for chunk in chunks:
@@ -254,15 +275,84 @@ def featurize(structures, cfg: FeaturesConfig, basis: str = "sto-3g", *,
     sizes = {k: bucket_size(n) for k, n in sizes.items()}
     entries = {k: np.concatenate(v) if v else np.zeros((0, 7), np.int64)
                for k, v in entries.items()}
-    out = {key: {ir: np.empty((len(entries[key]), nf, 2 * int(ir[:-1]) + 1))
-                 for ir, nf in d.items()} for key, (_, _, d) in spec.types().items()}
+    shapes = {key: {ir: (len(entries[key]), nf, 2 * int(ir[:-1]) + 1) for ir, nf in d.items()}
+              for key, (_, _, d) in spec.types().items()}
+    if folder is None:
+        out = {key: {ir: np.empty(shape) for ir, shape in d.items()}
+               for key, d in shapes.items()}
+    else:  # written chunk by chunk into files; the pages go back to the OS as they fill
+        tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        out = {key: {ir: np.lib.format.open_memmap(tmp / f"{key}_{ir}.npy", mode="w+",
+                                                   dtype=dtype, shape=shape)
+                     for ir, shape in d.items()} for key, d in shapes.items()}
     filled = dict.fromkeys(out, 0)
     for graph in graphs:
         _run_chunk(graph, sizes, cfg, basis, out, filled)
-    types = {key: _type_features(kind, elems, out[key], entries[key], len(structures), basis)
+    if folder is not None:
+        for d in out.values():
+            for a in d.values():
+                a.flush()
+        del out
+        for key, ent in entries.items():
+            np.save(tmp / f"{key}_entries.npy", ent)
+        (tmp / STORE_MANIFEST).write_text(json.dumps({
+            "n_molecules": len(structures), "basis": basis, "dtype": np.dtype(dtype).name,
+            "names": [s.label for s in structures]}))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)  # complete or absent: an interrupted run leaves no store
+        return _load_store(folder, spec, structures, basis)
+    return _assemble(spec, out, entries, structures, basis)
+
+
+def _assemble(spec, feats, entries, structures, basis) -> FeatureSet:
+    types = {key: _type_features(kind, elems, feats[key], entries[key], len(structures), basis)
              for key, (kind, elems, _) in spec.types().items()}
     nao = np.array([int(ao_offsets(basis, s.numbers)[-1]) for s in structures], dtype=np.int64)
     return FeatureSet(spec=spec, nao=nao, types=types, names=tuple(s.label for s in structures))
+
+
+#: the file that marks a complete feature store
+STORE_MANIFEST = "manifest.json"
+
+
+def _store_key(structures, cfg: FeaturesConfig, basis: str, dtype) -> str:
+    """What the stored features depend on: structures (labels, content), settings, storage
+    dtype and hamlearn's source (an edit to the features code invalidates every store)."""
+    from hamlearn import aot
+
+    h = hashlib.sha256()
+    for part in (repr(cfg), basis.lower(), np.dtype(dtype).name, aot.source_fingerprint(),
+                 *(f"{s.label}:{s.content_hash()}" for s in structures)):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:24]
+
+
+def _load_store(folder: Path, spec, structures, basis) -> FeatureSet | None:
+    """The stored `FeatureSet` of ``folder`` (arrays memory-mapped read-only), or None when
+    absent or unreadable (then named in a warning and computed again)."""
+    if not (folder / STORE_MANIFEST).is_file():
+        return None
+    try:
+        meta = json.loads((folder / STORE_MANIFEST).read_text())
+        if meta["names"] != [s.label for s in structures]:
+            raise ValueError("molecule names differ")
+        feats, entries = {}, {}
+        for key, (_, _, d) in spec.types().items():
+            entries[key] = np.load(folder / f"{key}_entries.npy")
+            feats[key] = {}
+            for ir, nf in d.items():
+                a = np.load(folder / f"{key}_{ir}.npy", mmap_mode="r")
+                if a.shape != (len(entries[key]), nf, 2 * int(ir[:-1]) + 1):
+                    raise ValueError(f"{key}_{ir}.npy has shape {a.shape}")
+                feats[key][ir] = a
+    except (OSError, ValueError, KeyError) as err:
+        log.warning("feature store %s is unreadable (%s): computing the features again",
+                    folder, err)
+        return None
+    return _assemble(spec, feats, entries, structures, basis)
 
 
 def _type_features(kind, elems, feats, ent, n_molecules, basis) -> TypeFeatures:

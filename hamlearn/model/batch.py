@@ -99,7 +99,8 @@ def make_batch(feature_set: FeatureSet, indices: Sequence[int], nao_pad: int | N
         counts = np.diff(tf.offsets)[indices]
         mol[: len(idx)] = np.repeat(np.arange(len(indices)), counts)
         types[key] = TypeBatch(
-            features={ir: to_device(_pad(f[idx], n_pad)) for ir, f in tf.features.items()},
+            features={ir: to_device(_pad(f[idx], n_pad), np.float64)  # a float32 store too
+                      for ir, f in tf.features.items()},
             rows=to_device(_pad(tf.rows[idx], n_pad), np.int32),
             cols=to_device(_pad(tf.cols[idx], n_pad), np.int32),
             mol=to_device(mol))

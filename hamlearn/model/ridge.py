@@ -174,7 +174,8 @@ def ridge_fit(model: HamiltonianModel, feature_set: FeatureSet, focks: Sequence[
             templ = block_templates(basis, kind, elems, ir)
             if templ.shape[0] == 0:
                 continue
-            x, t, mol = tf.features[ir][idx], _targets(ref, templ), tf.mol[idx]
+            x = np.asarray(tf.features[ir][idx], np.float64)  # a float32 store too
+            t, mol = _targets(ref, templ), tf.mol[idx]
             if kind == "pair" and elems[0] == elems[1]:
                 perm, fsign = pair_swap(model.spec.cfg, ir)
                 partner, sign = swap_partner(basis, elems, ir)

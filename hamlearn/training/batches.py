@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax.numpy as jnp
 import numpy as np
 
 from hamlearn.arrays import to_device
@@ -39,14 +38,22 @@ class Prepared:
         return self.features.nao
 
 
-def prepare(refs: list[Reference], cfg: Config) -> Prepared:
-    """Features and QM inputs of ``refs`` (model basis ``cfg.model.basis``)."""
+def prepare(refs: list[Reference], cfg: Config, *, store: bool = False) -> Prepared:
+    """Features and QM inputs of ``refs`` (model basis ``cfg.model.basis``); with
+    ``store`` the features go to the on-disk store ``cfg.data.feature_store`` names (under
+    ``<cache_dir>/features``) unless it is 'memory'."""
     for r in refs:
         if r.model.basis.lower() != cfg.model.basis.lower():
             raise ValueError(f"{r.structure.label}: reference model basis {r.model.basis!r} "
                              f"differs from model.basis {cfg.model.basis!r}")
     structures = [r.structure for r in refs]
-    features = featurize(structures, cfg.features, cfg.model.basis)
+    kind = cfg.data.feature_store
+    if store and kind != "memory":
+        features = featurize(structures, cfg.features, cfg.model.basis,
+                             store=cfg.resolve_path(cfg.data.cache_dir) / "features",
+                             dtype=np.dtype(kind))
+    else:
+        features = featurize(structures, cfg.features, cfg.model.basis)
     qm = [QMInputs.from_model_data(r.model, r.structure) for r in refs]
     return Prepared(refs=refs, features=features, qm=qm)
 
