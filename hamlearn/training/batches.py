@@ -13,6 +13,9 @@ entry counts (each compile costs 10-60 s; the padding costs less).
 from __future__ import annotations
 
 import dataclasses
+import queue
+import threading
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -120,3 +123,62 @@ def epoch_order(indices, seed: int, epoch: int) -> np.ndarray:
     """The training order of ``epoch``: a permutation that depends only on (seed, epoch)."""
     indices = np.asarray(indices)
     return indices[np.random.default_rng([seed, epoch]).permutation(len(indices))]
+
+
+class LazyBatches(Sequence):
+    """An epoch's batches, built one at a time when iterated, so the epoch is never held in
+    memory at once; with ``prefetch`` > 0 the next batches are built in a background thread
+    while the current step runs. Measured on 2 cores (QM7, batches of 16, median s/epoch of
+    epochs 3-20, alternating runs): the former eager list 0.48-0.70, built in turn
+    0.55-0.60, one prefetched 0.78-0.86 (the thread competes with XLA's own threads for the
+    cores and the GIL), so prefetching is off by default; it pays where cores are spare.
+
+    ``batches[k:]`` is the same lazily built sequence from chunk ``k`` (resume mid-epoch);
+    ``batches[k]`` builds one batch in the calling thread. The contents are exactly those
+    of ``[build(c) for c in chunks]``: only when they are built changes.
+    """
+
+    def __init__(self, build: Callable[[list[int]], dict], chunks: list[list[int]],
+                 prefetch: int = 0):
+        self.build, self.chunks, self.prefetch = build, list(chunks), max(int(prefetch), 0)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return LazyBatches(self.build, self.chunks[i], self.prefetch)
+        return self.build(self.chunks[i])
+
+    def __iter__(self):
+        if not self.prefetch:
+            yield from (self.build(c) for c in self.chunks)
+            return
+        q: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        stop = threading.Event()
+
+        def work():
+            for c in self.chunks:
+                try:
+                    item = (True, self.build(c))
+                except BaseException as err:  # handed to the consumer, raised there
+                    item = (False, err)
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set() or not item[0]:
+                    return
+
+        thread = threading.Thread(target=work, daemon=True, name="hamlearn-batches")
+        thread.start()
+        try:
+            for _ in self.chunks:
+                ok, item = q.get()
+                if not ok:
+                    raise item
+                yield item
+        finally:  # the consumer stopped (end, break, interruption): let the worker go
+            stop.set()

@@ -30,7 +30,7 @@ from hamlearn.errors import DatasetError
 from hamlearn.features import make_spec
 from hamlearn.model import HamiltonianModel, ridge_fit
 from hamlearn.qm import qm_forward_batch
-from hamlearn.training.batches import Batcher, Prepared, epoch_order, prepare
+from hamlearn.training.batches import Batcher, LazyBatches, Prepared, epoch_order, prepare
 from hamlearn.training.checkpoint import load_checkpoint
 from hamlearn.training.curves import plot_training_curves
 from hamlearn.training.loop import LoopState, RunLog, fit, has_checkpoint, resume
@@ -269,7 +269,8 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
                 cache["full"] = [shard_batch(batcher.batch(list(split.train)), mesh)]
             return cache["full"]
         order = epoch_order(split.train, cfg.train.seed, epoch)
-        return [shard_batch(batcher.batch(c), mesh) for c in batcher.chunks(order)]
+        return LazyBatches(lambda c: shard_batch(batcher.batch(c), mesh),
+                           batcher.chunks(order))
 
     def validate(m):
         outs = [forward(m, b) for b in val_batches]

@@ -109,3 +109,39 @@ def test_feature_store_gives_the_in_memory_batches_loss_and_ridge_fit(tmp_path, 
     outs = [predict_batch(models[0], b) for b in batches]
     for key in ("mo_energy", "dipole", "polarizability"):
         np.testing.assert_allclose(outs[1][key], outs[0][key], rtol=0, atol=rtol * 0.3 + 1e-12)
+
+
+def test_lazy_batches_equal_eager_ones_and_stop_cleanly():
+    """LazyBatches (prefetching in a thread) yields exactly the eagerly built batches, in
+    order; slices resume mid-epoch; an error while building is raised in the consumer;
+    stopping early leaves no worker behind."""
+    import threading
+    import time
+
+    from hamlearn.training.batches import LazyBatches
+
+    built = []
+
+    def build(c):
+        built.append(tuple(c))
+        return {"ids": np.asarray(c) * 2}
+
+    chunks = [[0, 1], [2, 3], [4], [5, 6]]
+
+    def broken(c):
+        if c == [4]:
+            raise ValueError("bad molecule 4")
+        return c
+
+    for prefetch in (0, 1, 3):
+        lazy = LazyBatches(build, chunks, prefetch=prefetch)
+        assert len(lazy) == 4 and lazy[2]["ids"].tolist() == [8]
+        got = [b["ids"].tolist() for b in lazy]
+        assert got == [[0, 2], [4, 6], [8], [10, 12]]
+        assert [b["ids"].tolist() for b in lazy[1:]] == got[1:] and len(lazy[3:]) == 1
+        with pytest.raises(ValueError, match="bad molecule 4"):
+            list(LazyBatches(broken, chunks, prefetch=prefetch))
+        for _ in LazyBatches(build, chunks * 50, prefetch=prefetch):
+            break
+    time.sleep(0.5)
+    assert not [t for t in threading.enumerate() if t.name == "hamlearn-batches"]
