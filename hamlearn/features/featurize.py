@@ -237,7 +237,8 @@ def featurize(structures, cfg: FeaturesConfig, basis: str = "sto-3g", *,
         store: a folder: the feature arrays are written there chunk by chunk as
             memory-mapped ``.npy`` files (``dtype``) and returned memory-mapped, so memory
             does not grow with the dataset; a later call on the same structures, settings
-            and hamlearn source reads them back without computing (see `feature_store`).
+            and hamlearn source reads them back without computing (configs:
+            ``data.feature_store``).
         dtype: storage dtype with ``store`` (``np.float32`` halves the disk; batches are
             float64 again, `hamlearn.model.make_batch`).
 
@@ -288,8 +289,14 @@ def featurize(structures, cfg: FeaturesConfig, basis: str = "sto-3g", *,
                                                    dtype=dtype, shape=shape)
                      for ir, shape in d.items()} for key, d in shapes.items()}
     filled = dict.fromkeys(out, 0)
-    for graph in graphs:
-        _run_chunk(graph, sizes, cfg, basis, out, filled)
+    try:
+        for graph in graphs:
+            _run_chunk(graph, sizes, cfg, basis, out, filled)
+    except BaseException:
+        if folder is not None:  # an interrupted store: no partial files left on disk
+            del out
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if folder is not None:
         for d in out.values():
             for a in d.values():
@@ -320,8 +327,6 @@ STORE_MANIFEST = "manifest.json"
 def _store_key(structures, cfg: FeaturesConfig, basis: str, dtype) -> str:
     """What the stored features depend on: structures (labels, content), settings, storage
     dtype and hamlearn's source (an edit to the features code invalidates every store)."""
-    from hamlearn import aot
-
     h = hashlib.sha256()
     for part in (repr(cfg), basis.lower(), np.dtype(dtype).name, aot.source_fingerprint(),
                  *(f"{s.label}:{s.content_hash()}" for s in structures)):

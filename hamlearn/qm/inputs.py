@@ -11,7 +11,6 @@ from hamlearn.arrays import to_device
 from hamlearn.data.record import ModelBasisData
 from hamlearn.data.structure import Structure
 from hamlearn.qm.density import closed_shell_occupations
-from hamlearn.qm.properties import nuclear_dipole as _nuclear_dipole
 
 
 class QMInputs(eqx.Module):
@@ -44,8 +43,7 @@ class QMInputs(eqx.Module):
         """Closed-shell inputs from host/JAX arrays (``nocc`` doubly occupied MOs, no padding)."""
         ovlp = to_device(ovlp, np.float64)
         nao = ovlp.shape[-1]
-        if not 0 < nocc < nao:
-            raise ValueError(f"nocc={nocc} must be in 1..nao-1={nao - 1} (closed shell)")
+        _check_nocc(nocc, nao)
         return cls(
             ovlp=ovlp,
             dip_ints=to_device(dip_ints, np.float64),
@@ -69,14 +67,18 @@ class QMInputs(eqx.Module):
             raise ValueError(f"{structure.label}: QMInputs are closed shell "
                              f"(n_electrons={structure.n_electrons}, spin={structure.spin})")
         nocc, nao = structure.n_electrons // 2, len(model.ovlp)
-        if not 0 < nocc < nao:
-            raise ValueError(f"{structure.label}: nocc={nocc} must be in 1..nao-1={nao - 1} "
-                             "(closed shell)")
+        _check_nocc(nocc, nao, f"{structure.label}: ")
         # host (numpy) arrays: a dataset's inputs are batched by `pad_batch` on the host, and
-        # one device transfer per molecule here cost more than its integrals (2 ms each)
+        # one device transfer per molecule here cost more than its integrals (2 ms each);
+        # so is the nuclear dipole (`hamlearn.qm.properties.nuclear_dipole` in numpy)
         nuc = np.asarray(structure.numbers, np.float64) @ (
             np.asarray(structure.positions) - np.asarray(model.origin))
         return cls(ovlp=np.asarray(model.ovlp, np.float64),
                    dip_ints=np.asarray(model.dip_ints, np.float64),
                    nuclear_dipole=nuc, mo_occ=np.where(np.arange(nao) < nocc, 2.0, 0.0),
                    ao_mask=np.ones(nao, bool))
+
+
+def _check_nocc(nocc: int, nao: int, where: str = "") -> None:
+    if not 0 < nocc < nao:
+        raise ValueError(f"{where}nocc={nocc} must be in 1..nao-1={nao - 1} (closed shell)")
