@@ -151,6 +151,11 @@ class DataConfig:
             disk under ``<cache_dir>/features/`` as memory-mapped 'float64' or 'float32'
             arrays (memory no longer grows with the dataset; reused by the next run on the
             same molecules and settings). Prediction always computes in memory.
+        model_scf_sample: with ``labels: published`` (QM9), only a seeded sample of this
+            many molecules of each qm9 source (``model_scf_seed``) gets the model-basis SCF, whose Fock the
+            ridge initialisation and the plain minimal-basis row need; the others get the
+            model-basis integrals only (S, dipole integrals: milliseconds, no SCF), enough
+            to train on the published labels. None: every molecule gets the SCF.
     """
 
     sources: tuple[SourceConfig, ...] = ()
@@ -170,6 +175,8 @@ class DataConfig:
     cart: bool = False
     density_fit: bool = False
     feature_store: str = choice("memory", "float64", "float32")
+    model_scf_sample: int | None = bounded(None, 1)
+    model_scf_seed: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -575,6 +582,9 @@ def _check_sections(cfg: Config, source: str, lines: dict, training: bool) -> No
         fail("train.target_basis", f"is {t.target_basis!r}, which the references do not "
              f"have: choose one of {', '.join(bases)}"
              + ("" if published else " (or add it to data.target_bases)"))
+    if d.model_scf_sample is not None and not published:
+        fail("data.model_scf_sample", "applies to labels: published only (computed labels "
+             "run the model-basis SCF of every molecule anyway)")
     lc = t.loss
     if m.kind == "hamiltonian" and not any(getattr(lc, k) for k in LOSS_WEIGHTS):
         fail("train.loss", "has every weight 0: nothing to train on")

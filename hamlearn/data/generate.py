@@ -28,9 +28,12 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from hamlearn.data.cache import Cache, cache_key
 from hamlearn.data.record import Reference
-from hamlearn.data.reference import ReferenceDataError, ReferenceSettings, compute_reference
+from hamlearn.data.reference import (ReferenceDataError, ReferenceSettings, check_structure,
+                                     compute_reference, model_basis_data)
 from hamlearn.data.sources import load_structures
 from hamlearn.data.structure import Structure
 from hamlearn.faults import fault_point
@@ -304,10 +307,66 @@ def load_dataset(data, root: str | Path = ".", *, progress: bool = True) -> Gene
     structures = load_structures(data, root, skipped)
     for frame in skipped:
         log.warning("skipped: %s", frame)
-    cache_dir = Path(data.cache_dir).expanduser()
-    if not cache_dir.is_absolute():
-        cache_dir = Path(root) / cache_dir
-    result = generate(structures, settings, cache_dir, n_workers=data.n_workers,
+    result = generate(structures, settings, _cache_dir(data, root), n_workers=data.n_workers,
                       threads_per_worker=data.threads_per_worker,
                       scheduler=data.dask_scheduler, progress=progress)
     return dataclasses.replace(result, skipped=tuple(skipped))
+
+
+def _cache_dir(data, root) -> Path:
+    cache_dir = Path(data.cache_dir).expanduser()
+    return cache_dir if cache_dir.is_absolute() else Path(root) / cache_dir
+
+
+def scf_sample(n: int, size: int | None, seed: int = 0) -> np.ndarray:
+    """Positions (ascending) of the molecules that get the model-basis SCF: all of ``n``
+    when ``size`` is None or not smaller, else a seeded sample of ``size``."""
+    if size is None or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def load_model_references(data, root: str | Path = ".", *,
+                          progress: bool = True) -> GenerateResult:
+    """Model-basis references of a `hamlearn.config.DataConfig`'s molecules for published
+    labels: the SCF (through the cache, as `load_dataset`) of the `scf_sample` of
+    ``data.model_scf_sample`` molecules, the model-basis integrals only (no Fock) for the
+    others. Inputs the SCF would refuse are refused here too (`check_structure`), by name.
+    """
+    if data.model_scf_sample is None:
+        return load_dataset(data, root, progress=progress)
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    settings = ReferenceSettings.from_config(data)
+    skipped: list = []
+    structures = load_structures(data, root, skipped)
+    for frame in skipped:
+        log.warning("skipped: %s", frame)
+    pick = scf_sample(len(structures), data.model_scf_sample, data.model_scf_seed)
+    log.info("model-basis SCF for %d of %d molecules (data.model_scf_sample), integrals "
+             "only for the others", len(pick), len(structures))
+    scf = generate([structures[i] for i in pick], settings, _cache_dir(data, root),
+                   n_workers=data.n_workers, threads_per_worker=data.threads_per_worker,
+                   scheduler=data.dask_scheduler, progress=progress)
+    failures = [dataclasses.replace(f, index=int(pick[f.index])) for f in scf.failures]
+    failed = {f.index for f in failures}
+    by_pos = dict(zip([int(i) for i in pick if int(i) not in failed], scf.references))
+    rest = np.setdiff1d(np.arange(len(structures)), pick)
+    for i in tqdm(rest.tolist(), desc="integrals", unit="mol", disable=not progress,
+                  dynamic_ncols=True):
+        s = structures[i]
+        try:
+            check_structure(s, settings)
+            model = model_basis_data(s, settings.model_basis)
+        except (ReferenceDataError, ValueError, RuntimeError) as err:
+            failures.append(Failure(i, s.label, str(err)))
+            log.warning("reference failed: %s", err)
+            continue
+        by_pos[i] = Reference(structure=s, method=settings.method, model=model, labels={},
+                              meta={"model_scf": False})
+    return GenerateResult(references=[by_pos[i] for i in sorted(by_pos)],
+                          failures=sorted(failures, key=lambda f: f.index),
+                          n_cached=scf.n_cached, n_computed=scf.n_computed,
+                          n_corrupt=scf.n_corrupt, seconds=time.perf_counter() - t0,
+                          skipped=tuple(skipped))

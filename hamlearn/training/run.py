@@ -22,7 +22,7 @@ import numpy as np
 from hamlearn.config import (Config, ConfigError, config_to_dict, dump_config, load_config,
                              with_absolute_paths)
 from hamlearn.data.cookbook import load_cookbook
-from hamlearn.data.generate import load_dataset
+from hamlearn.data.generate import load_dataset, load_model_references
 from hamlearn.data.record import Reference
 from hamlearn.data.sources import load_structures
 from hamlearn.data.structure import Structure
@@ -81,7 +81,7 @@ def _published_references(cfg: Config, progress: bool) -> list[Reference]:
             from hamlearn.data.qm9 import QM9, attach_published
 
             only = dataclasses.replace(data, sources=(src,), target_bases=())
-            result = load_dataset(only, cfg.root, progress=progress)
+            result = load_model_references(only, cfg.root, progress=progress)
             if result.failures:
                 log.warning("%d molecule(s) failed and are left out (reasons above)",
                             len(result.failures))

@@ -108,3 +108,36 @@ def test_published_qm9_and_other_sources_are_not_mixed():
     with pytest.raises(ConfigError, match="mixes qm9 and other sources"):
         load_config(ROOT / "configs" / "qm9_frontier.yaml",
                     ["data.sources=[{qm9: {slice: true, max_heavy: 2}}, {ase: H2O}]"])
+
+
+def test_model_scf_sample_gives_integrals_only_references_to_the_others(qm9_run, tmp_path):
+    """data.model_scf_sample: a seeded few get the SCF (their Fock: ridge, plain row), the
+    rest the same model-basis S and dipole integrals as an SCF reference, without a Fock;
+    the run trains on the published labels of all of them."""
+    from hamlearn.data.generate import scf_sample
+    from hamlearn.training.run import train
+
+    full, _ = qm9_run
+    by_name = {r.structure.name: r for r in full.data.refs}
+    cfg = load_config(ROOT / "configs" / "qm9_frontier.yaml",
+                      [*TINY_QM9, f"data.cache_dir={tmp_path / 'cache'}",
+                       "data.model_scf_sample=3", "data.model_scf_seed=1"])
+    res = train(cfg, tmp_path / "run", progress=False)
+    refs = res.data.refs
+    assert [r.structure.name for r in refs] == [r.structure.name for r in full.data.refs]
+    with_fock = [i for i, r in enumerate(refs) if r.model.fock is not None]
+    assert with_fock == scf_sample(len(refs), 3, 1).tolist()
+    for r in refs:
+        ref = by_name[r.structure.name]
+        np.testing.assert_allclose(r.model.ovlp, ref.model.ovlp, atol=1e-12)
+        np.testing.assert_allclose(r.model.dip_ints, ref.model.dip_ints, atol=1e-12)
+        assert r.target("6-31g(2df,p)").homo == ref.target("6-31g(2df,p)").homo
+    assert np.isfinite(res.test_metrics["mae_homo_ev"])
+    assert len(scf_sample(10, None)) == len(scf_sample(10, 10)) == 10
+
+
+def test_model_scf_sample_needs_published_labels():
+    with pytest.raises(ConfigError, match="data.model_scf_sample"):
+        load_config(ROOT / "configs" / "qm9_frontier.yaml",
+                    [*TINY_QM9, "data.labels=compute", "data.target_bases=[sto-3g]",
+                     "train.target_basis=sto-3g", "data.model_scf_sample=3"])
