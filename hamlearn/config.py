@@ -220,8 +220,10 @@ class ModelConfig:
         kind: 'hamiltonian' (minimal-basis F trained through the QM layer), or a direct
             surrogate baseline (`hamlearn.surrogate`) that predicts one property straight
             from atom-centred equivariant features, fitted in closed form (ridge, no
-            epochs): 'dipole' (charges + atomic dipoles) or 'polarizability' (isotropic
-            + L=2 atomic terms). Direct models use ``features`` (on-site settings),
+            epochs): 'dipole' (charges + atomic dipoles), 'polarizability' (isotropic
+            + L=2 atomic terms), or one rotation invariant ('homo', 'lumo', 'gap',
+            'dipole_norm', 'polarizability_iso', 'polarizability_aniso': a sum or mean
+            over atoms of invariant atomic terms; for labels without a frame, QM9's). Direct models use ``features`` (on-site settings),
             ``ridge_alpha`` (several values: chosen on the validation split),
             ``train.target_basis`` and ``train.loss.polarizability_kind``; the loss
             weights and optimiser settings are ignored.
@@ -236,7 +238,8 @@ class ModelConfig:
             of the block's scalar features (a nonlinearity that keeps equivariance).
     """
 
-    kind: str = choice("hamiltonian", "dipole", "polarizability")
+    kind: str = choice("hamiltonian", "dipole", "polarizability", "homo", "lumo", "gap",
+                       "dipole_norm", "polarizability_iso", "polarizability_aniso")
     basis: str = "sto-3g"
     ridge_alpha: tuple[float, ...] = bounded((1e-3,), 0, lo_open=True)
     gated: bool = False
@@ -589,7 +592,7 @@ def _check_sections(cfg: Config, source: str, lines: dict, training: bool) -> No
     if m.kind == "hamiltonian" and not any(getattr(lc, k) for k in LOSS_WEIGHTS):
         fail("train.loss", "has every weight 0: nothing to train on")
     if (lc.polarizability or lc.polarizability_iso or lc.polarizability_aniso
-            or m.kind == "polarizability"):
+            or m.kind.startswith("polarizability")):
         kinds = (("coupled",) if qm9_published else ("uncoupled",) if published
                  else d.polarizability)
         if lc.polarizability_kind not in kinds:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Evaluate a trained run on any structure file (or on its own test split).
 
-    python scripts/evaluate.py --run runs/NAME [--structures FILE] [--out DIR]
+    python scripts/evaluate.py --run runs/NAME [--structures FILE | --qm9 SELECTION] [--out DIR]
 
 References for FILE come through the run's reference cache (computed when missing) with
 the run's method and bases. Writes ``metrics.json``, ``parity.png`` and ``report.md`` to
@@ -19,7 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
-from hamlearn.config import SourceConfig
+from hamlearn.config import ConfigError, SourceConfig
 from hamlearn.errors import USER_ERRORS, DatasetError
 
 
@@ -34,6 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the plain minimal-basis (no model) rows of the report")
+    parser.add_argument("--qm9", metavar="SELECTION",
+                        help="QM9 molecules with their published labels instead of a file "
+                        "(runs trained on them): the qm9 source's settings, e.g. "
+                        "'{heavy: [8], sample: 2000, seed: 0}'")
+    parser.add_argument("--baseline-sample", type=int, metavar="N",
+                        help="with --qm9: the plain minimal-basis rows on a seeded sample of "
+                        "N molecules (each needs a model-basis SCF; default: the run's "
+                        "data.model_scf_sample, all when unset)")
+    parser.add_argument("--name", help="name of the output folder under <run>/eval")
     args = parser.parse_args(argv)
     from hamlearn.runtime import setup_jax
 
@@ -49,16 +58,23 @@ def main(argv: list[str] | None = None) -> int:
 def run(args) -> int:
     import json
 
-    from hamlearn.training.batches import Batcher, prepare
-    from hamlearn.training.evaluate import REPORT_MD, evaluate_indices, write_report
+    from hamlearn.runs import load_run, runner_for
+    from hamlearn.training.evaluate import REPORT_MD, write_report
     from hamlearn.training.metrics import format_table
-    from hamlearn.training.run import load_references, load_run
+    from hamlearn.training.references import load_references
     from hamlearn.training.study import minimal_basis_result
 
     run_dir = Path(args.run)
     cfg, model = load_run(run_dir, args.which)
     structures = args.structures or cfg.eval.structures
-    if structures:
+    if args.qm9 and args.structures:
+        raise ConfigError("--qm9 and --structures: give one of them")
+    if args.qm9:
+        refs = load_references(_qm9_config(run_dir, cfg, args), progress=not args.no_progress)
+        refs = _model_can_describe(refs, cfg)
+        indices, name = list(range(len(refs))), args.name or "qm9"
+        source = f"QM9 {args.qm9}"
+    elif structures:
         path = Path(structures).resolve()
         if not path.is_file():
             raise FileNotFoundError(f"structure file {path} does not exist")
@@ -67,21 +83,19 @@ def run(args) -> int:
         refs = load_references(dataclasses.replace(cfg, data=data_cfg),
                                progress=not args.no_progress)
         refs = _model_can_describe(refs, cfg)
-        indices, name = list(range(len(refs))), path.stem
+        indices, name = list(range(len(refs))), args.name or path.stem
         source = f"{path} (frames {args.index})"
     else:
         refs = load_references(cfg, progress=not args.no_progress)
         indices = json.loads((run_dir / "split.json").read_text())["test"]
-        name = "test"
+        name = args.name or "test"
         source = f"test split of the run's dataset ({run_dir / 'split.json'})"
         if not indices:
             raise FileNotFoundError("the run has no test split; pass --structures")
-    data = prepare(refs, cfg)
-    batcher = Batcher(data, cfg, min(len(indices), 32))
-    result = evaluate_indices(model, data, batcher, indices, cfg)
+    result = runner_for(cfg).evaluate(model, refs, indices, cfg, progress=not args.no_progress)
     out = Path(args.out) if args.out else run_dir / "eval" / name
     baseline = None if args.no_baseline else minimal_basis_result(refs, indices, cfg)
-    report = write_report(result, data, indices, cfg, out, plots=cfg.eval.plots, source=source,
+    report = write_report(result, refs, indices, cfg, out, plots=cfg.eval.plots, source=source,
                           run=f"{run_dir} ({args.which} checkpoint)", baseline=baseline)
     print(f"{len(indices)} molecules, target basis {cfg.train.target_basis}, model {args.which}")
     print(format_table(result["metrics"], result["by_size"]))
@@ -90,6 +104,20 @@ def run(args) -> int:
     print(f"\nwritten: {', '.join(map(str, written))}\n")
     print(report, end="")
     return 0
+
+
+def _qm9_config(run_dir: Path, cfg, args):
+    """The run's config with its sources replaced by one qm9 selection (the qm9 source's
+    checks apply: molecules with 9 heavy atoms are refused unless it allows them)."""
+    from hamlearn.config import load_config
+
+    if cfg.data.labels != "published":
+        raise ConfigError("--qm9: the run was not trained on QM9's published labels "
+                          f"(data.labels: {cfg.data.labels}); evaluate it with --structures")
+    sets = [f"data.sources=[{{qm9: {args.qm9}}}]"]
+    if args.baseline_sample is not None:
+        sets.append(f"data.model_scf_sample={args.baseline_sample}")
+    return load_config(run_dir / "config.yaml", sets)
 
 
 def _model_can_describe(refs, cfg):

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.workdir or Path("runs") / Path(args.config).stem)
     try:
         cfg = load_config(args.config, args.set)
-        from hamlearn.training.run import train
+        from hamlearn.runs import train
 
         result = train(cfg, workdir, resume_run=args.resume, progress=not args.no_progress)
     except USER_ERRORS as err:

@@ -67,7 +67,7 @@ def test_training_killed_many_times_ends_as_the_uninterrupted_run(tmp_path):
     got, want = _log(run), _log(reference)
     assert [(k, s) for k, s, _ in got] == [(k, s) for k, s, _ in want]  # no step lost or doubled
     np.testing.assert_allclose([v for *_, v in got], [v for *_, v in want], rtol=1e-7)
-    from hamlearn.training.run import load_run
+    from hamlearn.runs import load_run
 
     (_, a), (_, b) = load_run(run, "last"), load_run(reference, "last")
     import jax

@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import equinox as eqx
-import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 

@@ -10,6 +10,8 @@ and equivariant by construction:
   molecule's total charge exactly (the dipole of a charged molecule then refers to O,
   like the references'; translating the molecule leaves it unchanged). ``p_i = v_s . x1_i``
   from the ``1o`` features (a vector per feature, e3nn order ``(x, y, z)``).
+* `InvariantModel`: one rotation invariant (HOMO, LUMO, gap, |mu|, alpha_iso, anisotropy)
+  as a sum or mean over atoms of ``w_s . x0_i + c_s``, for labels without a frame (QM9).
 * `PolarizabilityModel`: ``alpha = sum_i [a_i I + T(b_i)]`` (Bohr^3), ``a_i = w_s . x0_i +
   c_s`` and ``b_i = v_s . x2_i`` an L = 2 vector made a symmetric traceless tensor by
   `l2_to_cartesian`.
@@ -124,12 +126,56 @@ class PolarizabilityModel(DirectModel):
         return a * jnp.eye(3, dtype=b.dtype) + l2_to_cartesian(b)
 
 
-MODELS: dict[str, type[DirectModel]] = {"dipole": DipoleModel,
-                                        "polarizability": PolarizabilityModel}
+class InvariantModel(DirectModel):
+    """One rotation invariant (a scalar target of `hamlearn.training.targets`, e.g. the
+    HOMO energy or |mu|) from the ``0e`` features: ``y = P_i (w_s . x0_i + c_s)``, ``P`` the
+    sum over atoms (extensive: |mu|, alpha_iso, anisotropy) or their mean (intensive:
+    HOMO, LUMO, gap). The baseline for labels published without a frame (QM9's).
+
+    Attributes:
+        weights: ``(species, f0)``; offset: ``(species,)``, in the target's atomic units.
+    """
+
+    irreps: ClassVar[tuple[str, ...]] = ("0e",)
+    unpenalised: ClassVar[tuple[str, ...]] = ("offset",)
+    intensive: ClassVar[bool] = False
+
+    weights: Float[Array, "species f0"]
+    offset: Float[Array, " species"]
+
+    def __init__(self, n_species: int, sizes: dict[str, int], *, key=None):
+        """Zero weights (a ridge fit sets them); ``sizes`` = features per irrep."""
+        del key
+        self.weights = jnp.zeros((n_species, sizes["0e"]))
+        self.offset = jnp.zeros(n_species)
+
+    def __call__(self, x: AtomInputs) -> Float[Array, ""]:
+        """The invariant of one molecule (atomic units)."""
+        y = _per_atom(self.weights, x, "0e")[:, 0]
+        total = jnp.sum(jnp.where(x.atom_mask, y + self.offset[x.species], 0.0))
+        if self.intensive:
+            return total / jnp.maximum(jnp.sum(x.atom_mask), 1)
+        return total
+
+
+def _invariant_model(name: str, intensive: bool) -> type[InvariantModel]:
+    return type(f"Invariant_{name}", (InvariantModel,),
+                {"__annotations__": {}, "kind": name, "intensive": intensive,
+                 "__doc__": f"`InvariantModel` of the {name!r} target "
+                            f"({'mean' if intensive else 'sum'} over atoms)."})
+
+
+#: the scalar targets a direct `InvariantModel` can be fitted to, and whether intensive
+INVARIANT_KINDS = {"homo": True, "lumo": True, "gap": True, "dipole_norm": False,
+                   "polarizability_iso": False, "polarizability_aniso": False}
+
+MODELS: dict[str, type[DirectModel]] = {
+    "dipole": DipoleModel, "polarizability": PolarizabilityModel,
+    **{k: _invariant_model(k, v) for k, v in INVARIANT_KINDS.items()}}
 
 
 def make_direct_model(kind: str, n_species: int, sizes: dict[str, int]) -> DirectModel:
-    """A zero-weight direct model of ``kind`` ('dipole' or 'polarizability')."""
+    """A zero-weight direct model of ``kind`` (a key of `MODELS`)."""
     if kind not in MODELS:
         raise ValueError(f"unknown direct model kind {kind!r}; known: {', '.join(MODELS)}")
     return MODELS[kind](n_species, sizes)

@@ -1,7 +1,9 @@
-"""A run of a direct surrogate model (``model.kind: dipole | polarizability``).
+"""A run of a direct surrogate model (``model.kind: dipole | polarizability`` or one
+rotation invariant: ``homo | lumo | gap | dipole_norm | polarizability_iso |
+polarizability_aniso``).
 
-What `hamlearn.training.run.train`, `load_run`, `evaluate_indices` and `predict_structures`
-dispatch to when the config's model is not the Hamiltonian: the same data (references,
+The runner `hamlearn.runs` uses when the config's model is not the Hamiltonian: the same
+data (references,
 split) and the same run folder layout (``config.yaml``, ``split.json``, the log,
 ``checkpoints/{best,last}.{eqx,json}``, ``metrics_test.json``) and metric names
 (`hamlearn.training.metrics`), so hybrid and direct runs compare side by side. Training
@@ -27,18 +29,22 @@ from hamlearn.data.structure import Structure
 from hamlearn.features.spec import bucket_size
 from hamlearn.surrogate.features import AtomFeatures, atom_batch, atom_features, feature_sizes
 from hamlearn.surrogate.fit import fit_direct
-from hamlearn.surrogate.models import MODELS, DirectModel, make_direct_model
+from hamlearn.surrogate.models import INVARIANT_KINDS, MODELS, DirectModel, make_direct_model
 from hamlearn.training.checkpoint import load_checkpoint, save_checkpoint
 from hamlearn.training.loop import LoopState, RunLog
 from hamlearn.training.metrics import by_size, molecule_errors, summarize
+from hamlearn.training.references import check_species, load_references
+from hamlearn.training.runfolder import open_run_folder
 from hamlearn.training.split import Split, make_split
+from hamlearn.training.targets import BY_NAME, Context
 from hamlearn.units import AU_TO_DEBYE
 
 log = logging.getLogger("hamlearn.training")
 
 #: error keys of `molecule_errors` that each direct model is scored on
 ERROR_KEYS = {"dipole": ("dipole_debye",),
-              "polarizability": ("polarizability_au", "polarizability_pct")}
+              "polarizability": ("polarizability_au", "polarizability_pct"),
+              **{k: (BY_NAME[k].user_key,) for k in INVARIANT_KINDS}}
 
 
 @dataclasses.dataclass
@@ -66,12 +72,25 @@ def reference_targets(refs: list[Reference], cfg: Config) -> np.ndarray:
     """``(mol, 3)`` dipoles (e*Bohr) or ``(mol, 3, 3)`` polarizabilities (Bohr^3) of
     ``train.target_basis`` (kind ``train.loss.polarizability_kind``)."""
     basis, kind = cfg.train.target_basis, cfg.train.loss.polarizability_kind
+    if cfg.model.kind in INVARIANT_KINDS:
+        return np.array([_invariant_label(r, cfg) for r in refs])
     try:
         if cfg.model.kind == "dipole":
             return np.stack([r.target(basis).dipole for r in refs])
         return np.stack([r.target(basis).polarizability(kind) for r in refs])
     except KeyError as err:
         raise ConfigError(f"direct {cfg.model.kind} model: {err.args[0]}") from err
+
+
+def _invariant_label(ref: Reference, cfg: Config) -> float:
+    """The label of an invariant direct model's target (an error naming the molecule
+    when it has none)."""
+    target = BY_NAME[cfg.model.kind]
+    got = target.label(ref, Context(cfg.train.loss, cfg.train.target_basis), ref.model.nao)
+    if got is None:
+        raise ConfigError(f"direct {cfg.model.kind} model: {ref.structure.label} has no "
+                          f"{cfg.model.kind} label in {cfg.train.target_basis}")
+    return float(got[0])
 
 
 @eqx.filter_jit
@@ -93,6 +112,9 @@ def direct_errors(pred: np.ndarray, ref: Reference, cfg: Config) -> dict[str, np
     """Signed errors of one prediction, in user units: `molecule_errors` (so the
     definitions and names are those of the Hamiltonian runs), restricted to the model's
     property (the other entries are NaN placeholders and dropped)."""
+    if cfg.model.kind in INVARIANT_KINDS:  # the value under the target's own name
+        ctx = Context(cfg.train.loss, cfg.train.target_basis)
+        return BY_NAME[cfg.model.kind].errors({cfg.model.kind: float(pred)}, ref, ctx)
     nan = np.full(int(ref.model.nao), np.nan)
     full = {"mo_energy": nan, "gap": np.nan, "dipole": np.full(3, np.nan),
             "polarizability": np.full((3, 3), np.nan), cfg.model.kind: np.asarray(pred)}
@@ -116,8 +138,6 @@ def evaluate_direct(model: DirectModel, refs: list[Reference], indices, cfg: Con
 def train_direct(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
                  progress: bool = True, refs: list[Reference] | None = None) -> DirectRunResult:
     """Fit a direct model in ``workdir`` (run folder as `hamlearn.training.run.train`)."""
-    from hamlearn.training.run import check_species, load_references, open_run_folder
-
     workdir = open_run_folder(cfg, workdir, resume_run)
     t0 = time.perf_counter()
     refs = load_references(cfg, progress=progress) if refs is None else refs
@@ -171,9 +191,14 @@ def load_direct(cfg: Config, folder: str | Path, which: str = "best") -> DirectM
 
 def predict_direct(model: DirectModel, cfg: Config, structures: list[Structure]) -> list[dict]:
     """Per-structure predictions in user units: ``dipole_debye`` (3,) or
-    ``polarizability_au`` (3, 3), plus ``name``."""
+    ``polarizability_au`` (3, 3), or the invariant in its user unit (``homo_ev``...), plus
+    ``name``."""
     af = atom_features(structures, cfg.features, model.irreps)
     preds = predict_features(model, af, range(len(structures)))
+    if cfg.model.kind in INVARIANT_KINDS:
+        target = BY_NAME[cfg.model.kind]
+        return [{"name": s.label, target.user_key: float(p) * target.user_scale}
+                for s, p in zip(structures, preds)]
     if cfg.model.kind == "dipole":
         return [{"name": s.label, "dipole_debye": (p * AU_TO_DEBYE).tolist()}
                 for s, p in zip(structures, preds)]

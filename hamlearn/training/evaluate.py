@@ -18,18 +18,33 @@ import numpy as np
 
 from hamlearn import aot
 from hamlearn.config import Config
+from hamlearn.data.record import Reference
+from hamlearn.data.structure import Structure
 from hamlearn.plotting import parity_panels
-from hamlearn.training.batches import Batcher, Prepared
+from hamlearn.qm import qm_forward_batch
+from hamlearn.training.batches import Batcher, Prepared, prepare
 from hamlearn.training.metrics import (by_size, molecule_errors, ordered_targets, summarize,
                                       target_label)
+from hamlearn.training.references import unlabelled_reference
+from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
 
 REPORT_MD = "report.md"
 KEYS = ("mo_energy", "mo_occ", "gap", "homo", "lumo", "dipole", "polarizability", "fock")
+#: a predicted HOMO-LUMO gap below this (eV) is flagged
+MIN_GAP_EV = 1.0
+#: a model-basis overlap eigenvalue below this is flagged (STO-3G molecules: ~0.05-0.3)
+MIN_OVERLAP_EIGENVALUE = 1e-4
+#: molecules featurised at once when evaluating references (memory independent of the input)
+EVAL_CHUNK = 256
+
+
+def predict_batch(model, batch: dict) -> dict:
+    """Model + QM layer on one batch: F and every observable, leading ``batch`` axis."""
+    fock = model(batch["blocks"])
+    return dict(qm_forward_batch(fock, batch["qm"]), fock=fock)
 
 
 def _forward(model, batch: dict) -> dict:
-    from hamlearn.training.run import predict_batch
-
     out = predict_batch(model, batch)
     return {k: out[k] for k in KEYS}
 
@@ -80,10 +95,6 @@ def evaluate_indices(model, data: Prepared, batcher: Batcher, indices, cfg: Conf
     ``preds`` (per-molecule predictions of ``indices``) skips the forward pass.
     """
     indices = [int(i) for i in indices]
-    if cfg.model.kind != "hamiltonian":  # a direct surrogate: its own features
-        from hamlearn.surrogate.run import evaluate_direct
-
-        return evaluate_direct(model, data.refs, indices, cfg)
     if preds is None:
         preds = predict_indices(model, data, batcher, indices)
     refs = [data.refs[i] for i in indices]
@@ -94,14 +105,83 @@ def evaluate_indices(model, data: Prepared, batcher: Batcher, indices, cfg: Conf
             "by_size": by_size(errors, refs)}
 
 
-def write_report(result: dict, data: Prepared, indices, cfg: Config, out: Path,
+def prediction_entry(structure: Structure, ref: Reference, p: dict) -> dict:
+    """One molecule's `predict_indices` output as a prediction entry in user units (eV,
+    Debye, a.u.), with ``warnings`` when the numbers should not be trusted: a predicted gap
+    below `MIN_GAP_EV` or a nearly singular model-basis overlap."""
+    gap_ev = float(p["gap"]) * HARTREE_TO_EV
+    entry = {
+        "name": structure.label,
+        "ok": True,
+        "gap_ev": gap_ev,
+        "homo_ev": float(p["homo"]) * HARTREE_TO_EV,
+        "lumo_ev": float(p["lumo"]) * HARTREE_TO_EV,
+        "dipole_debye": (np.asarray(p["dipole"]) * AU_TO_DEBYE).tolist(),
+        "polarizability_au": np.asarray(p["polarizability"]).tolist(),
+        "mo_energies_ev": (np.asarray(p["mo_energy"]) * HARTREE_TO_EV).tolist(),
+        "n_occupied": int(np.sum(np.asarray(p["mo_occ"]) > 0)),
+    }
+    warnings = []
+    if gap_ev < MIN_GAP_EV:
+        warnings.append(f"predicted HOMO-LUMO gap {gap_ev:.3g} eV is below {MIN_GAP_EV} eV: "
+                        "unphysical for a closed-shell molecule (outside the model's data?); "
+                        "the polarizability is unreliable")
+    s_min = float(np.linalg.eigvalsh(ref.model.ovlp)[0])
+    entry["overlap_min_eigenvalue"] = s_min
+    if s_min < MIN_OVERLAP_EIGENVALUE:
+        warnings.append(f"model-basis overlap nearly singular (smallest eigenvalue "
+                        f"{s_min:.2g}): near-linear dependence, F C = S C e is ill-conditioned")
+    if warnings:
+        entry["warnings"] = warnings
+    return entry
+
+
+def predict_entries(model, cfg: Config, structures) -> list[dict]:
+    """Prediction entries (`prediction_entry`) of validated ``structures``: model-basis
+    integrals (no SCF), features, model and QM layer in one pass."""
+    refs = [unlabelled_reference(s, cfg.model.basis) for s in structures]
+    data = prepare(refs, cfg)
+    batcher = Batcher(data, cfg, len(refs), with_targets=False)
+    preds = predict_indices(model, data, batcher, range(len(refs)))
+    return [prediction_entry(s, r, p) for s, r, p in zip(structures, refs, preds)]
+
+
+def evaluate_references(model, refs: list[Reference], indices, cfg: Config, *,
+                        data: Prepared | None = None, progress: bool = False,
+                        chunk: int = EVAL_CHUNK) -> dict:
+    """`evaluate_indices` of ``refs[indices]``, streamed: features and batches of ``chunk``
+    molecules at a time, so memory does not grow with the number of molecules (only the
+    per-molecule predictions and errors are kept). ``data`` (``refs`` already prepared)
+    evaluates from it instead."""
+    from tqdm.auto import tqdm
+
+    indices = [int(i) for i in indices]
+    if data is not None:
+        return evaluate_indices(model, data, Batcher(data, cfg, min(len(indices), 32)),
+                                indices, cfg)
+    preds, errors = [], []
+    with tqdm(total=len(indices), desc="evaluate", unit="mol", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for start in range(0, len(indices), chunk):
+            part = [refs[i] for i in indices[start:start + chunk]]
+            d = prepare(part, cfg)
+            res = evaluate_indices(model, d, Batcher(d, cfg, min(len(part), 32)),
+                                   range(len(part)), cfg)
+            preds += res["predictions"]
+            errors += res["errors"]
+            bar.update(len(part))
+    return {"predictions": preds, "errors": errors, "metrics": summarize(errors),
+            "by_size": by_size(errors, [refs[i] for i in indices])}
+
+
+def write_report(result: dict, refs: list[Reference], indices, cfg: Config, out: Path,
                  plots: bool = True, *, source: str = "", run: str = "",
                  baseline: dict | None = None) -> str:
     """``metrics.json``, ``report.md`` (+ ``parity.png``) in ``out``.
 
     Args:
-        result: `evaluate_indices` output of ``indices``.
-        data, indices, cfg: the evaluated molecules and the run's config.
+        result: the runner's evaluation (`evaluate_references`) of ``indices``.
+        refs, indices, cfg: the references, the evaluated ones among them, the run's config.
         out: output folder (created).
         plots: write ``parity.png``.
         source: where the molecules come from (a file, the run's test split), for the report.
@@ -113,13 +193,18 @@ def write_report(result: dict, data: Prepared, indices, cfg: Config, out: Path,
         the markdown report (the text of ``report.md``).
     """
     out.mkdir(parents=True, exist_ok=True)
-    refs = [data.refs[i] for i in indices]
+    refs = [refs[i] for i in indices]
     report = {"metrics": result["metrics"],
               "by_heavy_atoms": {str(k): v for k, v in result["by_size"].items()},
               "target_basis": cfg.train.target_basis,
               "molecules": [r.structure.label for r in refs]}
     if baseline:
         report["minimal_basis"] = baseline
+        n_base = baseline.get("metrics", {}).get("n_molecules")
+        if n_base is not None and n_base < len(refs):  # the model on the same molecules
+            same = [e for e, r in zip(result["errors"], refs) if r.model.fock is not None]
+            baseline = dict(baseline, model_same_molecules=summarize(same))
+            report["minimal_basis"] = baseline
     (out / "metrics.json").write_text(json.dumps(report, indent=1))
     if plots:
         parity_plots(result, refs, cfg, out)
@@ -162,7 +247,9 @@ def format_report(metrics: dict, grouped: dict, *, data: dict[str, str], model: 
         metrics: `summarize` output (``mae_<target>_<unit>``, ``rmse_...``, ``n_molecules``).
         grouped: `by_size` output, heavy-atom count -> metrics.
         data, model: label -> text, listed under "Data" and "Model".
-        baseline: ``{'metrics': ..., 'by_size': ...}`` of the plain calculation; empty:
+        baseline: ``{'metrics': ..., 'by_size': ...}`` of the plain calculation (and
+            ``model_same_molecules``: the model's metrics on its molecules, when those are a
+            subset, as a row of its own); empty:
             the references have no model-basis Fock; None: not computed (a note either way).
         baseline_name: the baseline rows' name.
 
@@ -176,6 +263,8 @@ def format_report(metrics: dict, grouped: dict, *, data: dict[str, str], model: 
     lines = ["# hamlearn evaluation", "", "## Data", *_bullets(data), "", "## Model",
              *_bullets(model), "", "## Errors", "", header, rule]
     rows = [("model", metrics)] + ([(baseline_name, base)] if base else [])
+    if (baseline or {}).get("model_same_molecules"):
+        rows.insert(1, ("model, the plain row's molecules", baseline["model_same_molecules"]))
     for name, m in rows:
         for stat in ("mae", "rmse"):
             lines.append(f"| {name}, {stat.upper()} | "

@@ -23,27 +23,19 @@ from pathlib import Path
 import numpy as np
 
 from hamlearn.config import Config
-from hamlearn.data.record import Reference
-from hamlearn.data.reference import model_basis_data
 from hamlearn.data.sources import read_structures
 from hamlearn.data.structure import Structure
 from hamlearn.data.validate import split_valid
-from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
+from hamlearn.runs import load_run, runner_for
+from hamlearn.training.evaluate import MIN_GAP_EV, MIN_OVERLAP_EIGENVALUE, prediction_entry
+from hamlearn.training.references import unlabelled_reference
+
+__all__ = ["CHUNK", "MIN_GAP_EV", "MIN_OVERLAP_EIGENVALUE", "failed", "predict_file",
+           "predict_structures", "predict_with_model", "prediction_entry",
+           "unlabelled_reference"]
 
 #: molecules per prediction chunk (integrals, features and forward pass held at once)
 CHUNK = 64
-#: a predicted HOMO-LUMO gap below this (eV) is flagged
-MIN_GAP_EV = 1.0
-#: a model-basis overlap eigenvalue below this is flagged (STO-3G molecules: ~0.05-0.3)
-MIN_OVERLAP_EIGENVALUE = 1e-4
-
-
-def unlabelled_reference(structure: Structure, basis: str) -> Reference:
-    """A `Reference` with model-basis integrals only (labels empty), for prediction."""
-    return Reference(structure=structure, method="none",
-                     model=model_basis_data(structure, basis), labels={})
-
-
 def failed(name: str, reason: str) -> dict:
     """The output entry of a molecule that could not be predicted."""
     return {"name": name, "ok": False, "error": reason}
@@ -53,8 +45,6 @@ def predict_structures(run_dir: str | Path, structures: Sequence[Structure], *,
                        progress: bool = False) -> list[dict]:
     """Per-structure predictions in user units (eV, Debye, a.u.) of a run's best model,
     one entry per input structure (see `predict_with_model`)."""
-    from hamlearn.training.run import load_run
-
     cfg, model = load_run(run_dir)
     return predict_with_model(cfg, model, structures, progress=progress)
 
@@ -65,7 +55,8 @@ def predict_with_model(cfg: Config, model, structures: Sequence[Structure], *,
     ``warnings``) or ``ok`` false with the ``error``."""
     from tqdm.auto import tqdm
 
-    bases = (cfg.model.basis,) if cfg.model.kind == "hamiltonian" else ()
+    runner = runner_for(cfg)
+    bases = (cfg.model.basis,) if runner.needs_integrals else ()
     valid, rejected = split_valid(structures, bases=bases, species=cfg.features.species)
     out: list[dict | None] = [None] * len(structures)
     for r in rejected:
@@ -75,55 +66,11 @@ def predict_with_model(cfg: Config, model, structures: Sequence[Structure], *,
               dynamic_ncols=True) as bar:
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start:start + CHUNK]
-            for i, entry in zip(chunk, _predict_chunk(cfg, model,
-                                                      [structures[i] for i in chunk])):
-                out[i] = entry
+            entries = runner.predict(model, cfg, [structures[i] for i in chunk])
+            for i, entry in zip(chunk, entries):
+                out[i] = _finite_or_failed(entry)
             bar.update(len(chunk))
     return out
-
-
-def _predict_chunk(cfg: Config, model, structures: list[Structure]) -> list[dict]:
-    if cfg.model.kind != "hamiltonian":  # a direct surrogate: no integrals needed
-        from hamlearn.surrogate.run import predict_direct
-
-        return [_finite_or_failed({"ok": True, **p}) for p in predict_direct(model, cfg,
-                                                                            structures)]
-    from hamlearn.training.batches import Batcher, prepare
-    from hamlearn.training.evaluate import predict_indices
-
-    refs = [unlabelled_reference(s, cfg.model.basis) for s in structures]
-    data = prepare(refs, cfg)
-    batcher = Batcher(data, cfg, len(refs), with_targets=False)
-    preds = predict_indices(model, data, batcher, range(len(refs)))
-    return [_finite_or_failed(_entry(s, r, p)) for s, r, p in zip(structures, refs, preds)]
-
-
-def _entry(structure: Structure, ref: Reference, p: dict) -> dict:
-    gap_ev = float(p["gap"]) * HARTREE_TO_EV
-    entry = {
-        "name": structure.label,
-        "ok": True,
-        "gap_ev": gap_ev,
-        "homo_ev": float(p["homo"]) * HARTREE_TO_EV,
-        "lumo_ev": float(p["lumo"]) * HARTREE_TO_EV,
-        "dipole_debye": (np.asarray(p["dipole"]) * AU_TO_DEBYE).tolist(),
-        "polarizability_au": np.asarray(p["polarizability"]).tolist(),
-        "mo_energies_ev": (np.asarray(p["mo_energy"]) * HARTREE_TO_EV).tolist(),
-        "n_occupied": int(np.sum(np.asarray(p["mo_occ"]) > 0)),
-    }
-    warnings = []
-    if gap_ev < MIN_GAP_EV:
-        warnings.append(f"predicted HOMO-LUMO gap {gap_ev:.3g} eV is below {MIN_GAP_EV} eV: "
-                        "unphysical for a closed-shell molecule (outside the model's data?); "
-                        "the polarizability is unreliable")
-    s_min = float(np.linalg.eigvalsh(ref.model.ovlp)[0])
-    entry["overlap_min_eigenvalue"] = s_min
-    if s_min < MIN_OVERLAP_EIGENVALUE:
-        warnings.append(f"model-basis overlap nearly singular (smallest eigenvalue "
-                        f"{s_min:.2g}): near-linear dependence, F C = S C e is ill-conditioned")
-    if warnings:
-        entry["warnings"] = warnings
-    return entry
 
 
 def _finite_or_failed(entry: dict) -> dict:
@@ -148,8 +95,6 @@ def predict_file(run_dir: str | Path, path: str | Path, prefix: str | Path, *,
     properties in ``info``) and ``prefix.json`` (strict JSON: one entry per frame, failed
     and unreadable ones with their reason). Returns the entries."""
     import ase.io
-
-    from hamlearn.training.run import load_run
 
     skipped: list = []
     structures = read_structures(path, index=index, skipped=skipped)

@@ -19,95 +19,30 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from hamlearn.config import (Config, ConfigError, config_to_dict, dump_config, load_config,
-                             with_absolute_paths)
-from hamlearn.data.cookbook import load_cookbook
-from hamlearn.data.generate import load_dataset, load_model_references
+from hamlearn.config import Config, ConfigError
 from hamlearn.data.record import Reference
 from hamlearn.data.sources import load_structures
-from hamlearn.data.structure import Structure
-from hamlearn.errors import DatasetError
 from hamlearn.features import make_spec
 from hamlearn.model import HamiltonianModel, ridge_fit
-from hamlearn.qm import qm_forward_batch
 from hamlearn.training.batches import Batcher, LazyBatches, Prepared, epoch_order, prepare
 from hamlearn.training.checkpoint import load_checkpoint
 from hamlearn.training.curves import plot_training_curves
-from hamlearn.training.loop import LoopState, RunLog, fit, has_checkpoint, resume
+from hamlearn.training.evaluate import evaluate_indices, forward, predict_batch, split_outputs
+from hamlearn.training.loop import LoopState, RunLog, fit, resume
 from hamlearn.training.losses import loss_terms, weighted_loss
-from hamlearn.training.targets import check_labels
-from hamlearn.training.targets import weights as target_weights
 from hamlearn.training.parallel import make_mesh, replicate, shard_batch
+from hamlearn.training.references import check_species, load_references
+from hamlearn.training.runfolder import open_run_folder
 from hamlearn.training.split import Split, make_split
 from hamlearn.training.step import make_optimizer, make_train_step
+from hamlearn.training.targets import check_labels
+from hamlearn.training.targets import weights as target_weights
+
+__all__ = ["RunResult", "build_model", "check_species", "initial_model", "initial_scales",
+           "load_hybrid", "load_references", "make_loss_fn", "open_run_folder",
+           "predict_batch", "train"]
 
 log = logging.getLogger("hamlearn.training")
-
-
-# --------------------------------------------------------------------------- data
-def load_references(cfg: Config, *, progress: bool = True) -> list[Reference]:
-    """The run's references: published cookbook labels or the pyscf pipeline (cached).
-
-    With ``data.labels: published`` every source must be a ``cookbook`` source; their
-    published labels are used as they are. Otherwise the references come from
-    `hamlearn.data.generate.load_dataset` (failures are reported and left out).
-    """
-    data = cfg.data
-    if getattr(data, "labels", "compute") == "published":
-        return _published_references(cfg, progress)
-    result = load_dataset(data, cfg.root, progress=progress)
-    if result.failures:
-        log.warning("%d molecule(s) failed and are left out (reasons above)",
-                    len(result.failures))
-    if not result.references:
-        raise DatasetError("no reference data: every molecule failed (see the lines above)")
-    return result.references
-
-
-def _published_references(cfg: Config, progress: bool) -> list[Reference]:
-    """Cookbook sources: their published labels and Fock matrices as they are. qm9 sources:
-    the model-basis references from the pipeline (cached; the ridge initialisation and the
-    plain minimal-basis row need their Fock) with QM9's invariant labels attached under
-    ``6-31g(2df,p)`` (source 'qm9')."""
-    import dataclasses
-
-    data = cfg.data
-    refs = []
-    for i, src in enumerate(data.sources):
-        if src.cookbook is not None:
-            folder = cfg.resolve_path(data.cookbook_dir) if data.cookbook_dir else None
-            refs += load_cookbook(folder, src.cookbook, src.index)
-        elif src.qm9 is not None:
-            from hamlearn.data.qm9 import QM9, attach_published
-
-            only = dataclasses.replace(data, sources=(src,), target_bases=())
-            result = load_model_references(only, cfg.root, progress=progress)
-            if result.failures:
-                log.warning("%d molecule(s) failed and are left out (reasons above)",
-                            len(result.failures))
-            refs += attach_published(result.references, QM9.open(slice_only=src.qm9.slice))
-        else:
-            raise ConfigError(f"data.sources.{i}: data.labels=published needs cookbook or qm9 "
-                              "sources (published labels exist only for those)")
-    if not refs:
-        raise DatasetError("no reference data: every molecule failed (see the lines above)")
-    return refs
-
-
-def check_species(structures: list[Structure], cfg: Config) -> None:
-    """Every element of the data must be in ``features.species`` (else one clear error)."""
-    from ase.data import chemical_symbols
-
-    known = set(cfg.features.species)
-    missing: dict[int, list[str]] = {}
-    for s in structures:
-        for z in sorted(set(s.numbers.tolist()) - known):
-            missing.setdefault(z, []).append(s.label)
-    if missing:
-        parts = [f"{chemical_symbols[z]} (Z={z}, {len(names)} molecules, e.g. {names[0]})"
-                 for z, names in missing.items()]
-        raise DatasetError(f"features.species {sorted(known)} lacks elements of the data: "
-                           f"{'; '.join(parts)}: add them to features.species")
 
 
 def build_model(cfg: Config, *, key) -> HamiltonianModel:
@@ -117,12 +52,6 @@ def build_model(cfg: Config, *, key) -> HamiltonianModel:
 
 
 # --------------------------------------------------------------------------- loss
-def predict_batch(model: HamiltonianModel, batch: dict) -> dict:
-    """Model + QM layer on one batch: F and every observable, leading ``batch`` axis."""
-    fock = model(batch["blocks"])
-    return dict(qm_forward_batch(fock, batch["qm"]), fock=fock)
-
-
 def make_loss_fn(weights: dict[str, float], scales: dict[str, float]):
     """``loss(model, batch) -> (total, terms)``; terms are the raw per-target MSEs."""
 
@@ -142,8 +71,6 @@ def loss_weights(cfg: Config) -> dict[str, float]:
 
 def batch_terms(model, batch: dict) -> dict:
     """Raw loss terms of one batch, through the jitted forward shared with evaluation."""
-    from hamlearn.training.evaluate import forward
-
     return loss_terms(forward(model, batch), batch["targets"])
 
 
@@ -167,31 +94,6 @@ class RunResult:
     test_metrics: dict
 
 
-def _check_same_config(cfg: Config, workdir: Path) -> None:
-    saved = workdir / "config.yaml"
-    if saved.is_file():
-        old = config_to_dict(load_config(saved))
-        if old != config_to_dict(with_absolute_paths(cfg)):
-            raise ConfigError(f"--resume: the config differs from the run's {saved}; resume "
-                              "with that file or start a new workdir")
-
-
-def open_run_folder(cfg: Config, workdir: str | Path, resume_run: bool) -> Path:
-    """Check ``workdir`` against ``--resume`` (a run to continue with the same config, or
-    no run yet), create it and write the resolved ``config.yaml``."""
-    workdir = Path(workdir)
-    if resume_run:
-        if not has_checkpoint(workdir):
-            raise FileNotFoundError(f"--resume: no checkpoint in {workdir / 'checkpoints'}")
-        _check_same_config(cfg, workdir)
-    elif has_checkpoint(workdir):
-        raise FileExistsError(f"{workdir} already holds a run; pass --resume to continue it "
-                              "or choose another --workdir")
-    workdir.mkdir(parents=True, exist_ok=True)
-    dump_config(with_absolute_paths(cfg), workdir / "config.yaml")
-    return workdir
-
-
 def initial_model(cfg: Config, data: Prepared, split: Split) -> HamiltonianModel:
     """Random init from the seed, then (if enabled) the ridge fit of the model-basis F."""
     model = build_model(cfg, key=jax.random.PRNGKey(cfg.train.seed))
@@ -210,13 +112,13 @@ def initial_model(cfg: Config, data: Prepared, split: Split) -> HamiltonianModel
 
 def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
           progress: bool = True, refs: list[Reference] | None = None) -> RunResult:
-    """Train (or resume) a Hamiltonian model run in ``workdir``; returns the best model."""
-    from hamlearn.training.evaluate import evaluate_indices, forward, split_outputs
+    """Train (or resume) a Hamiltonian model run in ``workdir``; returns the best model.
 
-    if cfg.model.kind != "hamiltonian":  # a direct surrogate: one closed-form fit
-        from hamlearn.surrogate.run import train_direct
-
-        return train_direct(cfg, workdir, resume_run=resume_run, progress=progress, refs=refs)
+    The runner of ``model.kind: hamiltonian`` (`hamlearn.runs`, which picks the runner of
+    any kind)."""
+    if cfg.model.kind != "hamiltonian":
+        raise ConfigError(f"model.kind {cfg.model.kind!r}: a direct model; train it with "
+                          "hamlearn.runs.train (the runner of every kind)")
     weights = loss_weights(cfg)
     if refs is None and cfg.data.labels != "published":  # a species typo: before any SCF
         check_species(load_structures(cfg.data, cfg.root, []), cfg)
@@ -305,24 +207,14 @@ def _scales(cfg, workdir, model, batcher, split, weights, resume_run) -> dict[st
     return scales
 
 
-def load_run(workdir: str | Path, which: str = "best") -> tuple[Config, HamiltonianModel]:
-    """The config and the ``best`` (or ``last``) model of a finished run folder."""
-    workdir = Path(workdir)
-    cfg_path = workdir / "config.yaml"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{workdir} is not a hamlearn run (no config.yaml)")
-    cfg = load_config(cfg_path)
-    if cfg.model.kind != "hamiltonian":
-        from hamlearn.surrogate.run import load_direct
-
-        return cfg, load_direct(cfg, workdir / "checkpoints", which)
+def load_hybrid(cfg: Config, folder: str | Path, which: str = "best") -> HamiltonianModel:
+    """The ``best`` (or ``last``) Hamiltonian model of a run's ``checkpoints`` folder."""
     skeleton = build_model(cfg, key=None)
-    folder = workdir / "checkpoints"
     if which == "last":
         (model, _), _ = load_checkpoint(folder, "last", (skeleton, _opt_skeleton(cfg, skeleton)))
     else:
         model, _ = load_checkpoint(folder, "best", skeleton)
-    return cfg, model
+    return model
 
 
 def _opt_skeleton(cfg: Config, model):

@@ -26,8 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from hamlearn.config import Config, load_config
+from hamlearn.config import Config, config_to_dict, load_config, with_absolute_paths
+from hamlearn.runs import runner_for, train
+from hamlearn.training.loop import has_checkpoint
 from hamlearn.training.metrics import by_size, molecule_errors, summarize
+from hamlearn.training.references import load_references
 
 log = logging.getLogger("hamlearn.training")
 
@@ -97,25 +100,14 @@ def study_variants(config: str | Path, parts=PARTS, *, max_train_heavy_atoms: in
 
 # --------------------------------------------------------------------------- one run
 def _evaluate(res, cfg: Config, refs) -> dict:
-    """Test-split metrics and errors by size of a finished run (hybrid or direct)."""
+    """Test-split metrics and errors by size of a finished run (any model kind)."""
     test = [int(i) for i in res.split.test]
-    if cfg.model.kind == "hamiltonian":
-        from hamlearn.training.batches import Batcher
-        from hamlearn.training.evaluate import evaluate_indices
-
-        batcher = Batcher(res.data, cfg, min(len(test), 32))
-        return evaluate_indices(res.model, res.data, batcher, test, cfg)
-    from hamlearn.surrogate.run import evaluate_direct
-
-    return evaluate_direct(res.model, refs, test, cfg)
+    return runner_for(cfg).evaluate(res.model, refs, test, cfg, data=getattr(res, "data", None))
 
 
 def run_variant(variant: Variant, out: str | Path, *, common: tuple[str, ...] = (),
                 refs=None, progress: bool = False) -> dict:
     """Train (or resume, or reuse) one variant; returns its ``result.json`` content."""
-    from hamlearn.training.loop import has_checkpoint
-    from hamlearn.training.run import load_references, train
-
     workdir = Path(out) / variant.part / variant.name
     done = workdir / "result.json"
     if done.is_file():
@@ -170,10 +162,6 @@ def minimal_basis_result(refs, indices, cfg: Config) -> dict:
 def run_study(variants: list[Variant], out: str | Path, *, common: tuple[str, ...] = (),
               progress: bool = True) -> list[dict]:
     """Run every variant (references loaded once per data section); results in order."""
-    from hamlearn.training.run import load_references
-
-    from hamlearn.config import config_to_dict, with_absolute_paths
-
     refs_by_data: dict[str, list] = {}
     by_config: dict[str, dict] = {}  # identical resolved configs are trained once
     results = []

@@ -52,6 +52,8 @@ class Target:
             unpadded host prediction (numpy), or {} without a label.
         reported: 'always' (every evaluation reports it) or 'weighted' (only when trained on).
         doc: one line for docs and reports.
+        user_key, user_scale: a scalar target's name with its user unit (``homo_ev``) and
+            the factor from atomic units (None for array targets).
     """
 
     name: str
@@ -60,6 +62,8 @@ class Target:
     errors: Callable[[dict, Reference, Context], dict[str, np.ndarray]]
     reported: str = "always"
     doc: str = ""
+    user_key: str | None = None
+    user_scale: float = 1.0
 
 
 # --------------------------------------------------------------------------- helpers
@@ -156,13 +160,18 @@ def _eig_errors(pred, ref, ctx):
     return {"eigenvalues_ev": (pred["mo_energy"][:n] - lab.mo_energy[:n]) * HARTREE_TO_EV}
 
 
-def _scalar_errors(key, scale, pred_of, label_of):
+def _scalar_errors(name, key, scale, pred_of, label_of):
+    """Errors of a scalar target; a prediction holding the value under the target's own
+    ``name`` (a direct model's) is taken as it is, else ``pred_of`` derives it from the
+    QM-layer outputs."""
+
     def errors(pred, ref, ctx):
         lab = _labels(ref, ctx)
         v = None if lab is None else label_of(lab, ctx)
         if v is None:
             return {}
-        return {key: np.atleast_1d(pred_of(pred) - v) * scale}
+        p = pred[name] if name in pred else pred_of(pred)
+        return {key: np.atleast_1d(p - v) * scale}
 
     return errors
 
@@ -203,16 +212,16 @@ def _inv(name):
 
 def _invariant_target(name, key, scale, predict, np_predict, doc):
     return Target(name, predict, _scalar(_inv(name)),
-                  _scalar_errors(key, scale, np_predict, _inv(name)), reported="weighted",
-                  doc=doc)
+                  _scalar_errors(name, key, scale, np_predict, _inv(name)), reported="weighted",
+                  doc=doc, user_key=key, user_scale=scale)
 
 
 TARGETS: tuple[Target, ...] = (
     Target("eigenvalues", lambda p: p["mo_energy"], _eig_label, _eig_errors,
            doc="MO energies in the loss window (Hartree)"),
     Target("gap", lambda p: p["gap"], _scalar(_inv("gap")),
-           _scalar_errors("gap_ev", HARTREE_TO_EV, lambda p: p["gap"], _inv("gap")),
-           doc="HOMO-LUMO gap (Hartree)"),
+           _scalar_errors("gap", "gap_ev", HARTREE_TO_EV, lambda p: p["gap"], _inv("gap")),
+           doc="HOMO-LUMO gap (Hartree)", user_key="gap_ev", user_scale=HARTREE_TO_EV),
     _invariant_target("homo", "homo_ev", HARTREE_TO_EV, lambda p: p["homo"],
                       lambda p: p["homo"], "HOMO energy (Hartree)"),
     _invariant_target("lumo", "lumo_ev", HARTREE_TO_EV, lambda p: p["lumo"],

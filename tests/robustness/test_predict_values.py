@@ -59,7 +59,7 @@ def test_exactly_fitted_model_predicts_pyscf(cfg, tmp_path, monkeypatch):
                       (1e-12,))
     path = tmp_path / "w.xyz"
     ase.io.write(path, [water.to_atoms()])
-    monkeypatch.setattr("hamlearn.training.run.load_run", lambda run: (cfg, model))
+    monkeypatch.setattr("hamlearn.training.predict.load_run", lambda run: (cfg, model))
     results = predict_mod.predict_file("unused", path, tmp_path / "pred")
     out = json.loads((tmp_path / "pred.json").read_text())[0]
     assert results[0] == out and out["ok"] and out["name"] == "w[0]"
@@ -120,7 +120,7 @@ def test_unusable_molecules_are_listed_with_their_reason_and_json_is_strict(cfg,
     path = tmp_path / "mixed.xyz"
     path.write_text(text)
     model = build_model(cfg, key=jax.random.PRNGKey(0))
-    monkeypatch.setattr("hamlearn.training.run.load_run", lambda run: (cfg, model))
+    monkeypatch.setattr("hamlearn.training.predict.load_run", lambda run: (cfg, model))
     predict_mod.predict_file("unused", path, tmp_path / "pred")
 
     def no_nan(token):
@@ -143,14 +143,14 @@ def test_doubtful_predictions_are_flagged():
     ref = unlabelled_reference(water, "sto-3g")
     pred = {"gap": 0.01 / EV, "homo": -0.2, "lumo": -0.2 + 0.01 / EV, "dipole": np.zeros(3),
             "polarizability": np.eye(3), "mo_energy": np.zeros(7), "mo_occ": np.ones(7)}
-    entry = predict_mod._entry(water, ref, pred)
+    entry = predict_mod.prediction_entry(water, ref, pred)
     assert any("gap 0.01 eV is below" in w for w in entry["warnings"])
     assert entry["overlap_min_eigenvalue"] == pytest.approx(
         np.linalg.eigvalsh(ref.model.ovlp)[0])
     assert not any("overlap" in w for w in entry["warnings"])
     nearly_singular = np.array([[1.0, 1 - 1e-6], [1 - 1e-6, 1.0]])
     ref = dataclasses.replace(ref, model=dataclasses.replace(ref.model, ovlp=nearly_singular))
-    entry = predict_mod._entry(water, ref, {**pred, "gap": 1.0})
+    entry = predict_mod.prediction_entry(water, ref, {**pred, "gap": 1.0})
     assert entry["warnings"] == [w for w in entry["warnings"] if "overlap nearly singular" in w]
     nan_entry = predict_mod._finite_or_failed({"name": "x", "ok": True, "gap_ev": float("nan"),
                                                "dipole_debye": [0.0, float("inf"), 0.0]})

@@ -63,3 +63,78 @@ def test_train_direct_run_folder_reloads(kind, refs, cookbook_dir, tmp_path):
     assert again == first
     with pytest.raises(FileExistsError):
         train_direct(cfg, tmp_path / "run", progress=False, refs=refs)
+
+
+@pytest.mark.parametrize("kind", ["homo", "gap", "dipole_norm", "polarizability_iso"])
+def test_invariant_direct_models_fit_their_label(kind, refs, cookbook_dir, tmp_path):
+    """One invariant from pooled atom terms: its errors are prediction - label in user
+    units (the label read independently from the references), and an exactly
+    representable target is fitted exactly."""
+    from hamlearn.surrogate.features import atom_batch, atom_features
+    from hamlearn.surrogate.models import INVARIANT_KINDS
+    from hamlearn.surrogate.run import build_direct_model, predict_features, reference_targets
+    from hamlearn.training.targets import BY_NAME
+
+    cfg = config(cookbook_dir, kind)
+    result = train_direct(cfg, tmp_path / "run", progress=False, refs=refs)
+    target = BY_NAME[kind]
+    key = f"mae_{target.user_key}"
+    assert np.isfinite(result.test_metrics[key]) and result.test_metrics["n_molecules"] == 4
+    test = [refs[i] for i in (20, 21, 22, 23)]
+    entries = predict_direct(result.model, cfg, [r.structure for r in test])
+    lab = {"homo": lambda lb: lb.homo, "gap": lambda lb: lb.gap,
+           "dipole_norm": lambda lb: np.linalg.norm(lb.dipole),
+           "polarizability_iso": lambda lb: np.trace(lb.polarizability("uncoupled")) / 3}[kind]
+    mae = np.mean([abs(e[target.user_key] - lab(r.target("def2-tzvp")) * target.user_scale)
+                   for e, r in zip(entries, test)])
+    assert result.test_metrics[key] == pytest.approx(mae, rel=1e-10)
+    # an exactly linear target: y = pool_i (w_s . x_i + c_s) with random weights
+    model = build_direct_model(cfg)
+    af = atom_features([r.structure for r in refs], cfg.features, model.irreps)
+    rng = np.random.default_rng(0)
+    truth = type(model)(len(cfg.features.species), {"0e": model.weights.shape[1]})
+    import equinox as eqx
+
+    truth = eqx.tree_at(lambda m: (m.weights, m.offset), truth,
+                        (rng.normal(size=model.weights.shape), rng.normal(size=4)))
+    y = predict_features(truth, af, range(len(refs)))
+    x = atom_batch(af, [5])
+    n = int(np.sum(x.atom_mask[0]))
+    per_atom = (np.einsum("af,af->a", np.asarray(truth.weights)[np.asarray(x.species[0])],
+                          np.asarray(x.features["0e"][0, :, :, 0]))
+                + np.asarray(truth.offset)[np.asarray(x.species[0])])[:n]
+    pooled = per_atom.mean() if INVARIANT_KINDS[kind] else per_atom.sum()
+    assert y[5] == pytest.approx(pooled, rel=1e-10)
+    from hamlearn.surrogate.fit import fit_direct
+
+    fitted, _ = fit_direct(model, af, list(range(16)), y[:16], [1e-12])
+    np.testing.assert_allclose(predict_features(fitted, af, range(16)), y[:16], rtol=1e-6,
+                               atol=1e-6 * np.abs(y).max())
+    assert reference_targets(refs[:2], cfg).shape == (2,)
+
+
+def test_every_model_kind_has_a_runner_and_kinds_are_switched_there_only():
+    """The run layer's table covers every model.kind of the config, and the modules above
+    it (CLIs, study, predict, evaluation) never switch on the kind themselves."""
+    import re
+    from pathlib import Path
+
+    from hamlearn.config import ModelConfig
+    from hamlearn.runs import DIRECT, HYBRID, RUNNERS, runner_for
+
+    import hamlearn.config as config_mod
+
+    src = Path(config_mod.__file__).read_text()
+    kinds = re.search(r'kind: str = choice\(([^)]*)\)', src).group(1)
+    kinds = re.findall(r'"(\w+)"', kinds)
+    assert sorted(kinds) == sorted(RUNNERS)
+    for k in kinds:
+        runner = runner_for(Config(model=ModelConfig(kind=k)))
+        assert runner is (HYBRID if k == "hamiltonian" else DIRECT)
+    root = Path(config_mod.__file__).parents[1]
+    above = [root / "hamlearn" / "training" / f for f in ("study.py", "predict.py",
+                                                          "evaluate.py")]
+    above += sorted((root / "scripts").glob("*.py"))
+    for path in above:
+        assert "model.kind ==" not in path.read_text() and "model.kind !=" not in \
+            path.read_text(), path

@@ -2,7 +2,6 @@
 
 import itertools
 import json
-import types
 
 import numpy as np
 import pytest
@@ -86,7 +85,7 @@ def test_write_report_writes_markdown_metrics_json_and_parity_png(small_molecule
     errors = [{"eigenvalues_ev": np.array([0.5, 0.1, -0.1]), "dipole_debye": np.zeros(3)},
               {"eigenvalues_ev": np.array([-0.5, 0.2, 0.0]), "dipole_debye": np.ones(3)}]
     result = {"errors": errors, "metrics": METRICS, "by_size": GROUPED}
-    text = write_report(result, types.SimpleNamespace(refs=refs), [0, 1], Config(), tmp_path,
+    text = write_report(result, refs, [0, 1], Config(), tmp_path,
                         source="mols.xyz", run="runs/q (best checkpoint)", baseline=BASELINE)
     assert (tmp_path / "report.md").read_text() == text
     _, rows = _table(text, "run")
