@@ -108,18 +108,34 @@ def make_batch(feature_set: FeatureSet, indices: Sequence[int], nao_pad: int | N
 
 
 def max_entries(feature_set: FeatureSet, batch_size: int,
-                indices: Sequence[int] | None = None) -> dict[str, int]:
+                indices: Sequence[int] | None = None, *,
+                filler: int | None = None) -> dict[str, int]:
     """Per type, the most entries any batch of ``batch_size`` molecules of ``indices`` can
     hold (the sum of the ``batch_size`` largest counts), bucketed: one shape for every batch.
+
+    ``filler``: short batches are completed with copies of this molecule; the bound then
+    covers every mix of ``n`` real molecules and ``batch_size - n`` fillers.
     """
     out = {}
     for key, tf in feature_set.types.items():
-        counts = np.diff(tf.offsets)
-        if indices is not None:
-            counts = counts[np.asarray(list(indices), dtype=int)]
-        top = np.sort(counts)[::-1][:batch_size].sum()
-        out[key] = bucket_size(int(top))
+        every = np.diff(tf.offsets)
+        counts = every if indices is None else every[np.asarray(list(indices), dtype=int)]
+        top = np.sort(counts)[::-1][:batch_size]
+        bound = int(top.sum())
+        if filler is not None:
+            prefix = np.concatenate([[0], np.cumsum(top)])
+            n_real = np.arange(len(prefix))
+            bound = max(bound, int((prefix + (batch_size - n_real) * every[filler]).max()))
+        out[key] = bucket_size(bound)
     return out
+
+
+def filler_molecule(feature_set: FeatureSet) -> int:
+    """The molecule with the fewest block entries: what short batches are filled with (a
+    copy of a batch's first molecule, the old filler, could overflow a fixed shape when
+    that molecule is rich in a rare block type)."""
+    totals = sum(np.diff(tf.offsets) for tf in feature_set.types.values())
+    return int(np.argmin(totals))
 
 
 def _pad(a: np.ndarray, n: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from hamlearn.arrays import to_device
 from hamlearn.config import Config
 from hamlearn.data.record import Reference
 from hamlearn.features import FeatureSet, featurize
-from hamlearn.model import make_batch, max_entries
+from hamlearn.model import filler_molecule, make_batch, max_entries
 from hamlearn.qm import QMInputs, bucket_size, pad_batch
 from hamlearn.training.targets import build_targets
 
@@ -83,9 +83,10 @@ class Batcher:
         self.batch_size = -(-max(batch_size, 1) // multiple_of) * multiple_of
         self.with_targets = with_targets
         self.buckets = nao_buckets(cfg)
-        self.entry_pad = self.nao_pad = None
+        self.entry_pad = self.nao_pad = self.filler = None
         if fixed_shape:
-            self.entry_pad = max_entries(data.features, self.batch_size)
+            self.filler = filler_molecule(data.features)
+            self.entry_pad = max_entries(data.features, self.batch_size, filler=self.filler)
             self.nao_pad = bucket_size(int(data.nao.max()), self.buckets, strict=False)
 
     def chunks(self, indices) -> list[list[int]]:
@@ -95,7 +96,8 @@ class Batcher:
     def batch(self, indices: list[int]) -> dict:
         """One padded batch of the molecules ``indices`` (at most ``batch_size``)."""
         n_real = len(indices)
-        full = list(indices) + [indices[0]] * (self.batch_size - n_real)
+        fill = indices[0] if self.filler is None else self.filler
+        full = list(indices) + [fill] * (self.batch_size - n_real)
         mol_mask = np.arange(self.batch_size) < n_real
         nao_pad = self.nao_pad or bucket_size(int(self.data.nao[indices].max()), self.buckets,
                                               strict=False)

@@ -145,3 +145,31 @@ def test_lazy_batches_equal_eager_ones_and_stop_cleanly():
             break
     time.sleep(0.5)
     assert not [t for t in threading.enumerate() if t.name == "hamlearn-batches"]
+
+
+def test_fixed_shape_holds_every_short_batch_with_its_fillers(setup):
+    """Short batches are filled with the molecule with the fewest entries, and the fixed
+    entry padding covers every mix of real molecules and fillers (copies of a batch's
+    first molecule overflowed it: 213 N-O entries > 192 on a QM9 sample)."""
+    import itertools
+    import types
+
+    from hamlearn.model import filler_molecule, max_entries
+
+    cfg, data, _ = setup
+    batcher = Batcher(data, cfg, 3, fixed_shape=True)
+    totals = sum(np.diff(tf.offsets) for tf in data.features.types.values())
+    assert batcher.filler == int(np.argmin(totals))
+    for n in (1, 2, 3):
+        for chunk in itertools.permutations(range(4), n):
+            b = batcher.batch(list(chunk))
+            np.testing.assert_array_equal(np.asarray(b["mol_mask"]), np.arange(3) < n)
+    # the bound itself: one molecule rich in a type, the others without it
+    fake = types.SimpleNamespace(types={"x": types.SimpleNamespace(
+        offsets=np.cumsum([0, 50, 0, 1, 0]))})
+    assert filler_molecule(fake) == 1
+    from hamlearn.features.spec import bucket_size
+
+    assert max_entries(fake, 3, filler=1) == {"x": bucket_size(51)}
+    # the old filler (a copy of molecule 0) would need 150 entries in a batch [0, f, f]
+    assert max_entries(fake, 3, filler=0) == {"x": bucket_size(150)}
