@@ -150,7 +150,8 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
                     "for an honest model selection")
         val_idx = split.train
     val_chunks = batcher.chunks(val_idx)
-    val_batches = [shard_batch(batcher.batch(c), mesh) for c in val_chunks]
+    # built when validating, one at a time (a fixed-shape batch of 64 QM9 molecules is ~550 MB)
+    val_batches = LazyBatches(lambda c: shard_batch(batcher.batch(c), mesh), val_chunks)
 
     model = initial_model(cfg, data, split)
     scales = _scales(cfg, workdir, model, batcher, split, weights, resume_run)
@@ -175,10 +176,11 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
                            batcher.chunks(order))
 
     def validate(m):
-        outs = [forward(m, b) for b in val_batches]
-        losses = [float(weighted_loss(loss_terms(o, b["targets"]), weights, scales))
-                  for o, b in zip(outs, val_batches)]
-        preds = [p for o, c in zip(outs, val_chunks) for p in split_outputs(o, c, data)]
+        losses, preds = [], []
+        for b, c in zip(val_batches, val_chunks):
+            o = forward(m, b)
+            losses.append(float(weighted_loss(loss_terms(o, b["targets"]), weights, scales)))
+            preds += split_outputs(o, c, data)
         metrics = evaluate_indices(m, data, batcher, val_idx, cfg, preds=preds)["metrics"]
         return {"loss": float(np.mean(losses)),
                 **{k: v for k, v in metrics.items() if k.startswith("mae_")}}
@@ -201,7 +203,8 @@ def _scales(cfg, workdir, model, batcher, split, weights, resume_run) -> dict[st
     path = workdir / "scales.json"
     if resume_run and path.is_file():
         return json.loads(path.read_text())
-    batches = batcher.batches(split.train)
+    # built one at a time: the whole training set as batches was 20+ GB at QM9 scale
+    batches = LazyBatches(batcher.batch, batcher.chunks(split.train))
     scales = initial_scales(model, batches, weights)
     path.write_text(json.dumps(scales, indent=1))
     return scales
