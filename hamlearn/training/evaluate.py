@@ -165,7 +165,10 @@ def evaluate_references(model, refs: list[Reference], indices, cfg: Config, *,
         for start in range(0, len(indices), chunk):
             part = [refs[i] for i in indices[start:start + chunk]]
             d = prepare(part, cfg)
-            res = evaluate_indices(model, d, Batcher(d, cfg, min(len(part), 32)),
+            # one padded shape per chunk (bucketed, so chunks mostly share it): a shape per
+            # batch compiled the forward pass tens of times over a few thousand molecules
+            res = evaluate_indices(model, d, Batcher(d, cfg, min(len(part), 32),
+                                                     fixed_shape=True),
                                    range(len(part)), cfg)
             preds += res["predictions"]
             errors += res["errors"]
