@@ -155,7 +155,7 @@ class DataConfig:
             many molecules of each qm9 source (``model_scf_seed``) gets the model-basis SCF, whose Fock the
             ridge initialisation and the plain minimal-basis row need; the others get the
             model-basis integrals only (S, dipole integrals: milliseconds, no SCF), enough
-            to train on the published labels. None: every molecule gets the SCF.
+            to train on the published labels. None: every molecule gets the SCF; 0: none.
     """
 
     sources: tuple[SourceConfig, ...] = ()
@@ -175,7 +175,7 @@ class DataConfig:
     cart: bool = False
     density_fit: bool = False
     feature_store: str = choice("memory", "float64", "float32")
-    model_scf_sample: int | None = bounded(None, 1)
+    model_scf_sample: int | None = bounded(None, 0)
     model_scf_seed: int = 0
 
 

@@ -115,7 +115,9 @@ def _qm9_config(run_dir: Path, cfg, args):
         raise ConfigError("--qm9: the run was not trained on QM9's published labels "
                           f"(data.labels: {cfg.data.labels}); evaluate it with --structures")
     sets = [f"data.sources=[{{qm9: {args.qm9}}}]"]
-    if args.baseline_sample is not None:
+    if args.no_baseline:  # no plain row: no model-basis SCF at all
+        sets.append("data.model_scf_sample=0")
+    elif args.baseline_sample is not None:
         sets.append(f"data.model_scf_sample={args.baseline_sample}")
     return load_config(run_dir / "config.yaml", sets)
 

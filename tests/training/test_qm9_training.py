@@ -184,3 +184,22 @@ def test_evaluate_qm9_selection_with_a_sampled_plain_row(qm9_run, tmp_path):
     whole = ev.evaluate_references(model, refs, range(7), cfg, data=prepare(refs, cfg))
     assert streamed["metrics"] == pytest.approx(whole["metrics"], rel=1e-9)
     assert report["metrics"] == pytest.approx(whole["metrics"], rel=1e-9)
+
+
+def test_model_scf_sample_zero_runs_no_scf(tmp_path, monkeypatch):
+    """data.model_scf_sample: 0 (what evaluate.py --qm9 --no-baseline asks for): integrals
+    only, and no SCF is started."""
+    from hamlearn.data import generate as gen
+
+    def no_scf(*args, **kwargs):
+        raise AssertionError("an SCF was run")
+
+    monkeypatch.setattr(gen, "compute_reference", no_scf)
+    cfg = load_config(ROOT / "configs" / "qm9_frontier.yaml",
+                      [*TINY_QM9, f"data.cache_dir={tmp_path / 'cache'}",
+                       "data.model_scf_sample=0"])
+    result = gen.load_model_references(cfg.data, cfg.root, progress=False)
+    assert len(result.references) >= 8 and not result.failures
+    assert all(r.model.fock is None and r.model.ovlp.shape[0] == r.model.nao
+               for r in result.references)
+    assert len(gen.scf_sample(10, 0)) == 0
