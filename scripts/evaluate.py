@@ -64,11 +64,11 @@ def run(args) -> int:
     from hamlearn.training.references import load_references
     from hamlearn.training.study import minimal_basis_result
 
+    if args.qm9 and args.structures:
+        raise ConfigError("--qm9 and --structures: give one of them")
     run_dir = Path(args.run)
     cfg, model = load_run(run_dir, args.which)
     structures = args.structures or cfg.eval.structures
-    if args.qm9 and args.structures:
-        raise ConfigError("--qm9 and --structures: give one of them")
     if args.qm9:
         refs = load_references(_qm9_config(run_dir, cfg, args), progress=not args.no_progress)
         refs = _model_can_describe(refs, cfg)

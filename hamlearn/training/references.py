@@ -5,6 +5,7 @@ and the check that the features know every element of the data.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from hamlearn.config import Config, ConfigError
@@ -21,8 +22,8 @@ log = logging.getLogger("hamlearn.training")
 def load_references(cfg: Config, *, progress: bool = True) -> list[Reference]:
     """The run's references: published cookbook labels or the pyscf pipeline (cached).
 
-    With ``data.labels: published`` every source must be a ``cookbook`` source; their
-    published labels are used as they are. Otherwise the references come from
+    With ``data.labels: published`` every source must be a ``cookbook`` or ``qm9`` source;
+    their published labels are used as they are. Otherwise the references come from
     `hamlearn.data.generate.load_dataset` (failures are reported and left out).
     """
     data = cfg.data
@@ -42,8 +43,6 @@ def _published_references(cfg: Config, progress: bool) -> list[Reference]:
     the model-basis references from the pipeline (cached; the ridge initialisation and the
     plain minimal-basis row need their Fock) with QM9's invariant labels attached under
     ``6-31g(2df,p)`` (source 'qm9')."""
-    import dataclasses
-
     data = cfg.data
     refs = []
     for i, src in enumerate(data.sources):
