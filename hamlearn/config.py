@@ -64,6 +64,10 @@ class QM9SourceConfig:
     Attributes:
         slice: use the slice shipped in the package (317 molecules) instead of the full
             QM9 of the ``qm9`` extra.
+        full_spectrum: select among the molecules of the shipped full-spectrum label set
+            (`hamlearn.data.labelset`: B3LYP/6-31G(2df,p) by pyscf, every MO energy, dipole
+            vector, both polarizabilities); with ``data.labels: published`` its labels are
+            the targets instead of QM9's. Needs no extra.
         min_heavy, max_heavy: heavy-atom count range (inclusive).
         heavy: exact heavy-atom counts (empty: any).
         elements: allowed elements, e.g. 'HCNO' (molecules with others are dropped).
@@ -74,6 +78,7 @@ class QM9SourceConfig:
     """
 
     slice: bool = False
+    full_spectrum: bool = False
     min_heavy: int = bounded(0, 0, 9)
     max_heavy: int | None = bounded(None, 0, 9)
     heavy: tuple[int, ...] = bounded((), 0, 9)
@@ -278,6 +283,8 @@ class LossConfig:
         homo, lumo, dipole_norm, polarizability_iso, polarizability_aniso: weights of the
             rotation-invariant terms (frontier levels, |mu|, tr(alpha)/3 and the anisotropy
             sqrt(3/2 tr(d^2))), for labels published without a frame.
+        r2: weight of the electronic spatial extent <R^2> = tr(D <|r - O|^2>) of the
+            predicted density (Bohr^2; QM9 publishes it).
         (One weight per `hamlearn.training.targets.TARGETS` entry, same names.)
         eig_window: 'all' (the model's n_AO eigenvalues against the lowest n_AO of the
             reference) or 'occ+k' (occupied plus ``n_virtual`` virtual orbitals).
@@ -295,6 +302,7 @@ class LossConfig:
     dipole_norm: float = bounded(0.0, 0)
     polarizability_iso: float = bounded(0.0, 0)
     polarizability_aniso: float = bounded(0.0, 0)
+    r2: float = bounded(0.0, 0)
     eig_window: str = choice("all", "occ+k")
     n_virtual: int = bounded(0, 0)
     polarizability_kind: str = choice("uncoupled", "coupled")
@@ -340,7 +348,7 @@ class TrainConfig:
     select: str = choice("loss", "mae_eigenvalues_ev", "mae_gap_ev", "mae_dipole_debye",
                          "mae_polarizability_pct", "mae_polarizability_au", "mae_homo_ev",
                          "mae_lumo_ev", "mae_dipole_norm_debye", "mae_polarizability_iso_au",
-                         "mae_polarizability_aniso_au")
+                         "mae_polarizability_aniso_au", "mae_r2_au")
     split: SplitConfig = SplitConfig()
     loss: LossConfig = LossConfig()
 
@@ -540,7 +548,7 @@ def config_from_dict(raw: dict, *, source: str = "<dict>", root: str = ".",
 
 #: the loss weights of `LossConfig` (one per `hamlearn.training.targets.TARGETS` entry)
 LOSS_WEIGHTS = ("eigenvalues", "gap", "homo", "lumo", "dipole", "dipole_norm", "polarizability",
-                "polarizability_iso", "polarizability_aniso", "matrix")
+                "polarizability_iso", "polarizability_aniso", "r2", "matrix")
 
 #: the basis QM9's published labels are filed under (`hamlearn.data.qm9.LABEL_BASIS`)
 QM9_LABEL_BASIS = "6-31g(2df,p)"
@@ -575,6 +583,11 @@ def _check_sections(cfg: Config, source: str, lines: dict, training: bool) -> No
     if qm9_published and any(src.qm9 is None for src in d.sources):
         fail("data.sources", "mixes qm9 and other sources with labels: published: their "
              "labels come from different levels and programs; use one kind per run")
+    full_spectrum = qm9_published and all(src.qm9.full_spectrum for src in d.sources)
+    if qm9_published and not full_spectrum and any(src.qm9.full_spectrum for src in d.sources):
+        fail("data.sources", "mixes qm9 sources with full_spectrum: true (pyscf's labels) and "
+             "without (QM9's own, Gaussian): both would be filed as 6-31g(2df,p); use one kind "
+             "per run")
     if (m.kind == "hamiltonian" and (not published or qm9_published)
             and m.basis.lower() != d.model_basis.lower()):
         fail("model.basis", f"is {m.basis!r} but data.model_basis is {d.model_basis!r}: the "
@@ -593,8 +606,8 @@ def _check_sections(cfg: Config, source: str, lines: dict, training: bool) -> No
         fail("train.loss", "has every weight 0: nothing to train on")
     if (lc.polarizability or lc.polarizability_iso or lc.polarizability_aniso
             or m.kind.startswith("polarizability")):
-        kinds = (("coupled",) if qm9_published else ("uncoupled",) if published
-                 else d.polarizability)
+        kinds = (("uncoupled", "coupled") if full_spectrum else ("coupled",) if qm9_published
+                 else ("uncoupled",) if published else d.polarizability)
         if lc.polarizability_kind not in kinds:
             fail("train.loss.polarizability_kind", f"is {lc.polarizability_kind!r} but the "
                  f"references have only {', '.join(kinds) or 'no'} polarizabilities"

@@ -202,6 +202,27 @@ def _parsed_basis(basis: str, element: str):
     return pyscf.gto.basis.load(basis, element)
 
 
+def _mole(structure: Structure, basis: str):
+    """A pyscf ``Mole`` of ``structure`` (Bohr) with the basis pre-parsed per element."""
+    import pyscf.gto
+    from pyscf.data.elements import ELEMENTS
+
+    symbols = {ELEMENTS[int(z)] for z in structure.numbers}
+    # pre-parsed per element; beyond Kr pyscf may pair a basis name with an ECP: left to it
+    parsed = ({e: _parsed_basis(basis, e) for e in symbols}
+              if max(structure.numbers) <= 36 else basis)
+    return pyscf.gto.M(atom=structure.pyscf_atom(), unit="Bohr", basis=parsed,
+                       charge=structure.charge, spin=structure.spin, verbose=0)
+
+
+def r2_integrals(structure: Structure, basis: str, origin: np.ndarray) -> np.ndarray:
+    """``(ao, ao)`` integrals ``<mu| |r - origin|^2 |nu>`` (Bohr^2): ``tr(D R2)`` is the
+    electronic spatial extent <R^2> (QM9's ``R2_bohr2`` about the nuclear charge centre)."""
+    mol = _mole(structure, basis)
+    with mol.with_common_orig(np.asarray(origin, float)):
+        return mol.intor_symmetric("int1e_r2")
+
+
 def model_basis_data(structure: Structure, basis: str, *, fock: np.ndarray | None = None,
                      ovlp: np.ndarray | None = None) -> ModelBasisData:
     """Model-basis integrals of ``structure`` without an SCF: S (unless given) and ``<r - O>``
@@ -210,15 +231,7 @@ def model_basis_data(structure: Structure, basis: str, *, fock: np.ndarray | Non
     Raises:
         ValueError: if a given ``fock`` or ``ovlp`` does not match pyscf's AO count.
     """
-    import pyscf.gto
-    from pyscf.data.elements import ELEMENTS
-
-    symbols = {ELEMENTS[int(z)] for z in structure.numbers}
-    # pre-parsed per element; beyond Kr pyscf may pair a basis name with an ECP: left to it
-    parsed = ({e: _parsed_basis(basis, e) for e in symbols}
-              if max(structure.numbers) <= 36 else basis)
-    mol = pyscf.gto.M(atom=structure.pyscf_atom(), unit="Bohr", basis=parsed,
-                      charge=structure.charge, spin=structure.spin, verbose=0)
+    mol = _mole(structure, basis)
     for name, mat in (("Fock", fock), ("overlap", ovlp)):
         if mat is not None and len(mat) != mol.nao:
             raise ValueError(f"{structure.label}: {name} has {len(mat)} AOs, "

@@ -21,6 +21,8 @@ class QMInputs(eqx.Module):
         nuclear_dipole: ``(3,)`` ``sum_A Z_A (R_A - O)`` (e*Bohr), same origin O.
         mo_occ: ``(mo,)`` occupations (2/0 for closed shells; 0 on padded MOs).
         ao_mask: ``(ao,)`` bool, True on real AOs, False on padding (at the end).
+        r2_ints: ``(ao, ao)`` integrals ``<mu| |r - O|^2 |nu>`` (Bohr^2), same origin, or
+            None: then the layer returns no ``r2`` (electronic spatial extent <R^2>).
 
     A batch (`hamlearn.qm.padding.pad_batch`) has the same fields with a leading
     ``batch`` axis.
@@ -31,6 +33,7 @@ class QMInputs(eqx.Module):
     nuclear_dipole: Float[Array, " 3"]
     mo_occ: Float[Array, " mo"]
     ao_mask: Bool[Array, " ao"]
+    r2_ints: Float[Array, "ao ao"] | None = None
 
     @property
     def nao(self) -> int:
@@ -52,12 +55,14 @@ class QMInputs(eqx.Module):
         )
 
     @classmethod
-    def from_model_data(cls, model: ModelBasisData, structure: Structure) -> QMInputs:
+    def from_model_data(cls, model: ModelBasisData, structure: Structure, *,
+                        r2: bool = False) -> QMInputs:
         """Inputs of a closed-shell molecule from its model-basis data, as host (numpy)
         arrays (`pad_batch` them, or pass them to a jitted `qm_forward`).
 
         The nuclear dipole is taken about ``model.origin``, the origin of
-        ``model.dip_ints``.
+        ``model.dip_ints``; with ``r2`` the ``<|r - O|^2>`` integrals about the same origin
+        are computed (pyscf, ~1 ms) so that the layer returns <R^2>.
 
         Raises:
             ValueError: for an open-shell structure (odd electron count or ``spin != 0``).
@@ -72,10 +77,18 @@ class QMInputs(eqx.Module):
         # so is the nuclear dipole (`hamlearn.qm.properties.nuclear_dipole` in numpy)
         nuc = np.asarray(structure.numbers, np.float64) @ (
             np.asarray(structure.positions) - np.asarray(model.origin))
+        r2_ints = None
+        if r2:
+            from hamlearn.data.reference import r2_integrals
+
+            r2_ints = r2_integrals(structure, model.basis, model.origin)
+            if r2_ints.shape != (nao, nao):
+                raise ValueError(f"{structure.label}: {model.basis} r^2 integrals have "
+                                 f"{len(r2_ints)} AOs, the model data {nao}")
         return cls(ovlp=np.asarray(model.ovlp, np.float64),
                    dip_ints=np.asarray(model.dip_ints, np.float64),
                    nuclear_dipole=nuc, mo_occ=np.where(np.arange(nao) < nocc, 2.0, 0.0),
-                   ao_mask=np.ones(nao, bool))
+                   ao_mask=np.ones(nao, bool), r2_ints=r2_ints)
 
 
 def _check_nocc(nocc: int, nao: int, where: str = "") -> None:

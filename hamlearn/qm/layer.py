@@ -8,7 +8,7 @@ from jaxtyping import Array, Float
 from hamlearn.qm.density import make_density
 from hamlearn.qm.inputs import QMInputs
 from hamlearn.qm.padding import apply_padding
-from hamlearn.qm.properties import dipole_moment, frontier_orbitals
+from hamlearn.qm.properties import dipole_moment, frontier_orbitals, spatial_extent
 from hamlearn.qm.response import eigh_sos
 
 
@@ -35,14 +35,19 @@ def qm_forward(fock: Float[Array, "ao ao"], inputs: QMInputs) -> dict[str, Array
         ``mo_occ (mo,)`` occupations, ``mo_mask (mo,)`` True on real MOs (= ``ao_mask``),
         ``dm (ao, ao)`` density matrix, ``dipole (3,)`` e*Bohr (nuclear - electronic),
         ``polarizability (3, 3)`` uncoupled sum over states (Bohr^3),
-        ``homo``, ``lumo``, ``gap`` scalars (Hartree).
+        ``homo``, ``lumo``, ``gap`` scalars (Hartree), and, when ``inputs.r2_ints`` is
+        given, ``r2``: the electronic spatial extent <R^2> = tr(D R2) (Bohr^2).
     """
     mask = inputs.ao_mask
     fock, ovlp, dip_ints = apply_padding(fock, inputs.ovlp, inputs.dip_ints, mask)
     mo_energy, mo_coeff, alpha = eigh_sos(fock, ovlp, dip_ints, inputs.mo_occ, mask)
     dm = make_density(mo_coeff, inputs.mo_occ)
     homo, lumo, gap = frontier_orbitals(mo_energy, inputs.mo_occ, mask)
+    extra = {}
+    if inputs.r2_ints is not None:
+        extra["r2"] = spatial_extent(dm, inputs.r2_ints, mask)
     return dict(
+        **extra,
         mo_energy=mo_energy,
         mo_coeff=mo_coeff,
         mo_occ=inputs.mo_occ,

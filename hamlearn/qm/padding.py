@@ -112,14 +112,16 @@ def _pad_one(inp: QMInputs, nao_pad: int) -> QMInputs:
         nuclear_dipole=np.asarray(inp.nuclear_dipole, np.float64),
         mo_occ=np.pad(np.asarray(inp.mo_occ, np.float64), (0, nao_pad - nao)),
         ao_mask=np.pad(np.asarray(inp.ao_mask, bool), (0, nao_pad - nao)),
+        r2_ints=None if inp.r2_ints is None else pad_matrix(inp.r2_ints, nao_pad),
     )
 
 
-def _filler(nao_pad: int) -> QMInputs:
+def _filler(nao_pad: int, r2: bool = False) -> QMInputs:
     """An all-padding molecule: fills a batch up to a fixed batch size."""
     return QMInputs(ovlp=np.eye(nao_pad), dip_ints=np.zeros((3, nao_pad, nao_pad)),
                     nuclear_dipole=np.zeros(3), mo_occ=np.zeros(nao_pad),
-                    ao_mask=np.zeros(nao_pad, bool))
+                    ao_mask=np.zeros(nao_pad, bool),
+                    r2_ints=np.zeros((nao_pad, nao_pad)) if r2 else None)
 
 
 def pad_batch(inputs: Sequence[QMInputs], nao_pad: int, batch_size: int | None = None,
@@ -135,13 +137,19 @@ def pad_batch(inputs: Sequence[QMInputs], nao_pad: int, batch_size: int | None =
     Returns:
         `QMInputs` whose arrays have a leading ``batch`` axis: ``ovlp (batch, ao, ao)``,
         ``dip_ints (batch, 3, ao, ao)``, ``nuclear_dipole (batch, 3)``, ``mo_occ (batch,
-        mo)``, ``ao_mask (batch, ao)``; feed it with a ``(batch, ao, ao)`` Fock (padded
+        mo)``, ``ao_mask (batch, ao)`` (and ``r2_ints (batch, ao, ao)`` when the molecules
+        have them); feed it with a ``(batch, ao, ao)`` Fock (padded
         entries arbitrary; see `pad_matrix`) to ``jax.vmap(qm_forward)``.
     """
+    with_r2 = {inp.r2_ints is not None for inp in inputs}
+    if len(with_r2) > 1:
+        raise ValueError("pad_batch: some molecules have r2_ints and others not")
+    r2 = with_r2 == {True}
     padded = [_pad_one(inp, nao_pad) for inp in inputs]
     if batch_size is not None:
         if batch_size < len(padded):
             raise ValueError(f"{len(padded)} molecules do not fit batch_size={batch_size}")
-        padded += [_filler(nao_pad)] * (batch_size - len(padded))
-    fields = ("ovlp", "dip_ints", "nuclear_dipole", "mo_occ", "ao_mask")
+        padded += [_filler(nao_pad, r2)] * (batch_size - len(padded))
+    fields = ("ovlp", "dip_ints", "nuclear_dipole", "mo_occ", "ao_mask") + (
+        ("r2_ints",) if r2 else ())
     return QMInputs(**{f: np.stack([getattr(p, f) for p in padded]) for f in fields})

@@ -123,6 +123,24 @@ def dipole_moment(
     return nuclear_dipole - jnp.einsum("xij,ji->x", dip_ints, dm)
 
 
+def spatial_extent(
+    dm: Float[Array, "ao ao"],
+    r2_ints: Float[Array, "ao ao"],
+    ao_mask: Bool[Array, " ao"] | None = None,
+) -> Float[Array, ""]:
+    """Electronic spatial extent ``<R^2> = tr(P <|r - O|^2>)`` (Bohr^2), QM9's ``R2``.
+
+    Args:
+        dm: ``(ao, ao)`` density matrix P (electrons).
+        r2_ints: ``(ao, ao)`` integrals ``<mu| |r - O|^2 |nu>`` (Bohr^2).
+        ao_mask: True on real AOs; padded entries of ``r2_ints`` are ignored.
+    """
+    if ao_mask is not None:
+        pair = ao_mask[:, None] & ao_mask[None, :]
+        r2_ints = jnp.where(pair, r2_ints, 0.0)
+    return jnp.einsum("ij,ji->", r2_ints, dm)
+
+
 def _real_mo_mask(mo_occ: Float[Array, " mo"], mo_mask: Bool[Array, " mo"] | None):
     return jnp.ones(mo_occ.shape, bool) if mo_mask is None else jnp.asarray(mo_mask, bool)
 

@@ -57,8 +57,15 @@ def prepare(refs: list[Reference], cfg: Config, *, store: bool = False) -> Prepa
                              dtype=np.dtype(kind))
     else:
         features = featurize(structures, cfg.features, cfg.model.basis)
-    qm = [QMInputs.from_model_data(r.model, r.structure) for r in refs]
+    r2 = needs_r2(cfg)
+    qm = [QMInputs.from_model_data(r.model, r.structure, r2=r2) for r in refs]
     return Prepared(refs=refs, features=features, qm=qm)
+
+
+def needs_r2(cfg: Config) -> bool:
+    """Whether the QM inputs need the r^2 integrals: the <R^2> target is trained on (only
+    then is it reported, like the other invariant targets)."""
+    return bool(cfg.train.loss.r2)
 
 
 def nao_buckets(cfg: Config) -> tuple[int, ...]:
@@ -117,8 +124,8 @@ class Batcher:
 
 
 def _to_device(inputs: QMInputs) -> QMInputs:
-    return QMInputs(**{f.name: to_device(getattr(inputs, f.name))
-                       for f in dataclasses.fields(inputs)})
+    return QMInputs(**{f.name: None if getattr(inputs, f.name) is None
+                       else to_device(getattr(inputs, f.name)) for f in dataclasses.fields(inputs)})
 
 
 def epoch_order(indices, seed: int, epoch: int) -> np.ndarray:

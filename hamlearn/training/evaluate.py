@@ -30,6 +30,8 @@ from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
 
 REPORT_MD = "report.md"
 KEYS = ("mo_energy", "mo_occ", "gap", "homo", "lumo", "dipole", "polarizability", "fock")
+#: outputs the layer returns only when its inputs allow (``r2``: with r^2 integrals)
+OPTIONAL_KEYS = ("r2",)
 #: a predicted HOMO-LUMO gap below this (eV) is flagged
 MIN_GAP_EV = 1.0
 #: a model-basis overlap eigenvalue below this is flagged (STO-3G molecules: ~0.05-0.3)
@@ -46,7 +48,7 @@ def predict_batch(model, batch: dict) -> dict:
 
 def _forward(model, batch: dict) -> dict:
     out = predict_batch(model, batch)
-    return {k: out[k] for k in KEYS}
+    return {k: out[k] for k in (*KEYS, *OPTIONAL_KEYS) if k in out}
 
 
 _forward_jit = eqx.filter_jit(_forward)
@@ -81,7 +83,7 @@ def split_outputs(res: dict, chunk: list[int], data: Prepared) -> list[dict]:
     out = []
     for k, m in enumerate(chunk):
         n = int(data.nao[m])
-        one = {key: res[key][k] for key in KEYS}
+        one = {key: res[key][k] for key in res}
         one["mo_energy"], one["mo_occ"] = one["mo_energy"][:n], one["mo_occ"][:n]
         one["fock"] = one["fock"][:n, :n]
         out.append(one)
@@ -121,6 +123,8 @@ def prediction_entry(structure: Structure, ref: Reference, p: dict) -> dict:
         "mo_energies_ev": (np.asarray(p["mo_energy"]) * HARTREE_TO_EV).tolist(),
         "n_occupied": int(np.sum(np.asarray(p["mo_occ"]) > 0)),
     }
+    if "r2" in p:  # the model was trained on <R^2>
+        entry["r2_au"] = float(p["r2"])
     warnings = []
     if gap_ev < MIN_GAP_EV:
         warnings.append(f"predicted HOMO-LUMO gap {gap_ev:.3g} eV is below {MIN_GAP_EV} eV: "

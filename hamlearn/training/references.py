@@ -42,7 +42,8 @@ def _published_references(cfg: Config, progress: bool) -> list[Reference]:
     """Cookbook sources: their published labels and Fock matrices as they are. qm9 sources:
     the model-basis references from the pipeline (cached; the ridge initialisation and the
     plain minimal-basis row need their Fock) with QM9's invariant labels attached under
-    ``6-31g(2df,p)`` (source 'qm9')."""
+    ``6-31g(2df,p)`` (source 'qm9'), or, for ``full_spectrum`` selections, the shipped
+    full-spectrum labels (`hamlearn.data.labelset`)."""
     data = cfg.data
     refs = []
     for i, src in enumerate(data.sources):
@@ -57,7 +58,12 @@ def _published_references(cfg: Config, progress: bool) -> list[Reference]:
             if result.failures:
                 log.warning("%d molecule(s) failed and are left out (reasons above)",
                             len(result.failures))
-            refs += attach_published(result.references, QM9.open(slice_only=src.qm9.slice))
+            if src.qm9.full_spectrum:
+                from hamlearn.data.labelset import attach_full_spectrum
+
+                refs += attach_full_spectrum(result.references)
+            else:
+                refs += attach_published(result.references, QM9.open(slice_only=src.qm9.slice))
         else:
             raise ConfigError(f"data.sources.{i}: data.labels=published needs cookbook or qm9 "
                               "sources (published labels exist only for those)")

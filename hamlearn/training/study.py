@@ -145,15 +145,20 @@ def minimal_basis_result(refs, indices, cfg: Config) -> dict:
     if not sel:
         return {}
     nao_pad = bucket_size(max(r.model.nao for r in sel), strict=False)
-    qm = pad_batch([QMInputs.from_model_data(r.model, r.structure) for r in sel], nao_pad)
+    from hamlearn.training.batches import needs_r2
+
+    r2 = needs_r2(cfg)
+    qm = pad_batch([QMInputs.from_model_data(r.model, r.structure, r2=r2) for r in sel],
+                   nao_pad)
     outs = jax.jit(qm_forward_batch)(pad_focks([r.model.fock for r in sel], nao_pad), qm)
     loss = cfg.train.loss
     errors = []
     for k, r in enumerate(sel):
         n = int(r.model.nao)
         pred = {"mo_energy": np.asarray(outs["mo_energy"][k])[:n],
-                **{key: np.asarray(outs[key][k]) for key in ("gap", "homo", "lumo",
-                                                             "dipole", "polarizability")}}
+                **{key: np.asarray(outs[key][k]) for key in ("gap", "homo", "lumo", "dipole",
+                                                             "polarizability", "r2")
+                   if key in outs}}
         errors.append(molecule_errors(pred, r, loss, cfg.train.target_basis,
                                       loss.polarizability_kind))
     return {"metrics": summarize(errors), "by_size": _str_keys(by_size(errors, sel))}

@@ -13,7 +13,7 @@ masked out of that term, and `check_labels` refuses a weighted target no trainin
 molecule has.
 
 Rotation invariants are targets of their own (`homo`, `lumo`, `dipole_norm`,
-`polarizability_iso`, `polarizability_aniso`): labels published without a frame (QM9's
+`polarizability_iso`, `polarizability_aniso`, `r2`): labels published without a frame (QM9's
 |mu| and tensor) can be trained on and compared.
 """
 
@@ -241,6 +241,8 @@ TARGETS: tuple[Target, ...] = (
                       lambda p: anisotropy(p["polarizability"]),
                       lambda p: _np_aniso(p["polarizability"]),
                       "polarizability anisotropy sqrt(3/2 tr(d^2)) (Bohr^3)"),
+    _invariant_target("r2", "r2_au", 1.0, lambda p: p["r2"], lambda p: float(p["r2"]),
+                      "electronic spatial extent <R^2> of the predicted density (Bohr^2)"),
     Target("matrix", lambda p: p["fock"], _matrix_label, lambda pred, ref, ctx: {},
            doc="model-basis Hamiltonian entries (Hartree)"),
 )

@@ -71,7 +71,7 @@ def qm9_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("qm9")
     cfg = load_config(ROOT / "configs" / "qm9_frontier.yaml",
-                      [*TINY_QM9, f"data.cache_dir={root / 'cache'}"])
+                      [*TINY_QM9, f"data.cache_dir={root / 'cache'}", "train.loss.r2=1"])
     return train(cfg, root / "run", progress=False), cfg
 
 
@@ -88,7 +88,7 @@ def test_trains_on_published_invariants(qm9_run):
     assert water.invariant("polarizability_iso_coupled") == 6.31
     assert refs[2].target("sto-3g").source == "pyscf"  # the model basis: computed
     for key in ("homo_ev", "lumo_ev", "dipole_norm_debye", "polarizability_iso_au",
-                "polarizability_aniso_au"):
+                "polarizability_aniso_au", "r2_au"):
         assert np.isfinite(result.test_metrics[f"mae_{key}"]), key
     assert "mae_eigenvalues_ev" not in result.test_metrics
     assert "mae_dipole_debye" not in result.test_metrics
@@ -184,6 +184,14 @@ def test_evaluate_qm9_selection_with_a_sampled_plain_row(qm9_run, tmp_path):
     whole = ev.evaluate_references(model, refs, range(7), cfg, data=prepare(refs, cfg))
     assert streamed["metrics"] == pytest.approx(whole["metrics"], rel=1e-9)
     assert report["metrics"] == pytest.approx(whole["metrics"], rel=1e-9)
+    # <R^2> (trained on): the error is the predicted density's extent minus QM9's label
+    from hamlearn.data.qm9 import QM9, index_of
+
+    qm9 = QM9.open(slice_only=True)
+    for p, r, e in zip(whole["predictions"], refs, whole["errors"]):
+        label = qm9.labels(qm9.row_of(index_of(r.structure))).r2
+        assert e["r2_au"][0] == pytest.approx(float(p["r2"]) - label, abs=1e-9)
+        assert 0.5 * label < float(p["r2"]) < 2 * label  # a physical density, not noise
 
 
 def test_model_scf_sample_zero_runs_no_scf(tmp_path, monkeypatch):
