@@ -313,6 +313,16 @@ def load_dataset(data, root: str | Path = ".", *, progress: bool = True) -> Gene
     return dataclasses.replace(result, skipped=tuple(skipped))
 
 
+def load_cached(data, root: str | Path = ".") -> tuple[list[Reference], list[Structure]]:
+    """The references of a `hamlearn.config.DataConfig` that are in its cache, and the
+    structures that are not (nothing is computed), both in dataset order."""
+    settings = ReferenceSettings.from_config(data)
+    structures = load_structures(data, root, [])
+    found, todo = _split_cached(structures, settings, Cache(_cache_dir(data, root)))
+    missing = sorted(i for idx in todo.values() for i in idx)
+    return [found[i] for i in sorted(found)], [structures[i] for i in missing]
+
+
 def _cache_dir(data, root) -> Path:
     cache_dir = Path(data.cache_dir).expanduser()
     return cache_dir if cache_dir.is_absolute() else Path(root) / cache_dir

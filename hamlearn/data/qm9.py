@@ -223,13 +223,21 @@ class QM9:
 
     # ----------------------------------------------------------------- opening
     @classmethod
-    def open(cls, *, slice_only: bool = False, report=None) -> QM9:
+    def open(cls, *, slice_only: bool = False, full_spectrum: bool = False,
+             report=None) -> QM9:
         """The full table from the installed qm9pack (parsed once, then cached), or with
-        ``slice_only`` the slice shipped in the package.
+        ``slice_only`` the slice shipped in the package, or with ``full_spectrum`` the
+        molecules of the shipped full-spectrum label set (`hamlearn.data.labelset`).
 
         Raises:
-            QM9MissingError: qm9pack is not installed (and ``slice_only`` is False).
+            QM9MissingError: qm9pack is not installed (and neither option is set).
         """
+        if slice_only and full_spectrum:
+            raise SourceError("qm9: slice and full_spectrum exclude each other")
+        if full_spectrum:
+            from hamlearn.data import labelset
+
+            return cls(labelset.table_arrays(), origin=str(labelset.PATH))
         if slice_only:
             return cls(_load_slice(report), origin=str(SLICE_PATH))
         data = qm9pack_data_dir()
@@ -315,6 +323,10 @@ class QM9:
                          polarizability_iso=float(a["polarizability_iso"][row]),
                          polarizability_tensor=_tensor(a["tensor6"][row]),
                          r2=float(a["r2"][row]), smiles=str(a["smiles"][row]))
+
+    def table(self, rows: Sequence[int]) -> dict[str, np.ndarray]:
+        """The table columns of ``rows`` (in that order), the layout `QM9` is built from."""
+        return _reorder(self._a, np.asarray(list(rows), dtype=np.int64))
 
     def structures(self, rows: Iterable[int]) -> list[Structure]:
         return [self.structure(int(r)) for r in rows]

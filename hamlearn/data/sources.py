@@ -238,7 +238,7 @@ def qm9_structures(sel) -> list[Structure]:
     """
     from hamlearn.data.qm9 import QM9
 
-    qm9 = QM9.open(slice_only=sel.slice)
+    qm9 = QM9.open(slice_only=sel.slice, full_spectrum=sel.full_spectrum)
     rows = qm9.select(min_heavy=sel.min_heavy, max_heavy=sel.max_heavy,
                       heavy=sel.heavy or None, elements=sel.elements,
                       indices=sel.indices or None, sample=sel.sample, seed=sel.seed)

@@ -1,0 +1,86 @@
+#!/usr/bin/env python
+"""Export the full-spectrum label set shipped in the package from a generated cache.
+
+    python scripts/generate_data.py --config configs/qm9_full_spectrum.yaml
+    python scripts/export_labels.py --config configs/qm9_full_spectrum.yaml [--allow-missing]
+
+Reads the references of the config's molecules from its cache (nothing is computed),
+takes their labels in 6-31g(2df,p) (every MO energy, dipole vector, uncoupled and
+coupled polarizability; no matrices) and the QM9 table rows of the same molecules, and
+writes `hamlearn.data.labelset.PATH` (or ``--out``). Needs the qm9 extra (unless the
+sources select from the shipped slice). A molecule not
+in the cache is an error unless ``--allow-missing`` (then it is left out and listed).
+Exit status 0 on success, 1 when nothing could be exported, 2 for a bad config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True, help="the data config that made the cache")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--out", help="output npz (default: the package's label set)")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="export the molecules that are cached, list the others")
+    args = parser.parse_args(argv)
+
+    from hamlearn.config import config_to_dict, load_config
+    from hamlearn.data import labelset
+    from hamlearn.data.generate import load_cached
+    from hamlearn.data.qm9 import QM9, index_of
+    from hamlearn.data.reference import ReferenceSettings
+    from hamlearn.errors import USER_ERRORS
+
+    try:
+        cfg = load_config(args.config, args.set)
+        refs, missing = load_cached(cfg.data, cfg.root)
+    except USER_ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if labelset.BASIS not in [b.lower() for b in cfg.data.target_bases]:
+        print(f"error: data.target_bases must hold {labelset.BASIS}", file=sys.stderr)
+        return 2
+    if missing:
+        names = ", ".join(s.label for s in missing[:8]) + (" ..." if len(missing) > 8 else "")
+        print(f"{len(missing)} of {len(refs) + len(missing)} molecules are not in the cache: "
+              f"{names}", file=sys.stderr)
+        if not args.allow_missing:
+            print("error: run scripts/generate_data.py first, or pass --allow-missing",
+                  file=sys.stderr)
+            return 1
+    if not refs:
+        print("error: no molecule of the config is in its cache", file=sys.stderr)
+        return 1
+    slices = {src.qm9.slice for src in cfg.data.sources if src.qm9 is not None}
+    if len(slices) != 1 or any(src.qm9 is None for src in cfg.data.sources):
+        print("error: data.sources must be qm9 selections, all from the same table "
+              "(all with or all without slice: true)", file=sys.stderr)
+        return 2
+    qm9 = QM9.open(slice_only=slices.pop())
+    rows = [qm9.row_of(index_of(r.structure)) for r in refs]
+    for r, row in zip(refs, rows):  # the cache's geometry is QM9's
+        assert np.allclose(qm9.structure(row).positions, r.structure.positions, atol=1e-12)
+    settings = ReferenceSettings.from_config(cfg.data)
+    info = {"settings": settings.as_meta(), "config": Path(args.config).name,
+            "sources": config_to_dict(cfg)["data"]["sources"],
+            "n_requested": len(refs) + len(missing), "n_missing": len(missing),
+            "written": datetime.date.today().isoformat(),
+            "units": "atomic (Hartree, e Bohr, Bohr^3); dipole origin: nuclear charge centre"}
+    out = Path(args.out) if args.out else labelset.PATH
+    summary = labelset.write_label_set(qm9.table(rows), refs, out, info)
+    print(f"{summary['molecules']} molecules, {summary['bytes'] / 1024:.0f} KiB: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
