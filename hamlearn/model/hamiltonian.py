@@ -114,14 +114,15 @@ class HamiltonianModel(eqx.Module):
                 continue
             wv = [self._weights(key, ir, sw) for sw in swaps]
             w = jnp.concatenate([w for w, _ in wv]) if len(wv) > 1 else wv[0][0]
-            h_all = jnp.tensordot(features[ir], w, axes=[[1], [1]])  # (n, M, variants*s)
+            x = features[ir].astype(w.dtype)  # a float32 feature store: exact upcast
+            h_all = jnp.tensordot(x, w, axes=[[1], [1]])  # (n, M, variants*s)
             e = jnp.asarray(block_map(self.spec.basis, kind, elems, ir))
             for k, (_, v) in enumerate(wv):
                 h = h_all[:, :, k * ns:(k + 1) * ns]
                 if kind == "onsite" and ir == "0e":
                     h = h + self.biases[key][None, None, :]
                 if v is not None:
-                    gate = 1.0 + jnp.tanh(features["0e"][:, :, 0] @ v.T)
+                    gate = 1.0 + jnp.tanh(features["0e"][:, :, 0].astype(v.dtype) @ v.T)
                     h = h * gate[:, None, :]
                 out[k] = out[k] + jnp.einsum("nms,smpq->npq", h, e)
         return out

@@ -5,9 +5,10 @@ A `Prepared` dataset holds, per molecule, the reference, the fixed features (one
 device batches of a fixed molecule count (short batches are filled with copies of
 their first molecule, masked out of the loss) padded to an AO bucket, so the jitted
 step compiles once per bucket. With ``fixed_shape`` every batch also gets the same AO
-size and per-type entry counts (the worst case over the dataset), so shuffled
-mini-batches share one compiled step instead of compiling each new combination of
-entry counts (each compile costs 10-60 s; the padding costs less).
+size and per-type entry counts (those random batches fit, `likely_entries`; a batch
+that does not fit gets the worst case over the dataset, `max_entries`), so shuffled
+mini-batches share one or two compiled steps instead of compiling each new combination
+of entry counts (each compile costs 10-60 s; the padding costs less).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from hamlearn.arrays import to_device
 from hamlearn.config import Config
 from hamlearn.data.record import Reference
 from hamlearn.features import FeatureSet, featurize
-from hamlearn.model import filler_molecule, make_batch, max_entries
+from hamlearn.model import entry_counts, filler_molecule, likely_entries, make_batch, max_entries
 from hamlearn.qm import QMInputs, bucket_size, pad_batch
 from hamlearn.training.targets import build_targets
 
@@ -90,10 +91,14 @@ class Batcher:
         self.batch_size = -(-max(batch_size, 1) // multiple_of) * multiple_of
         self.with_targets = with_targets
         self.buckets = nao_buckets(cfg)
-        self.entry_pad = self.nao_pad = self.filler = None
+        self.entry_pad = self.nao_pad = self.filler = self.worst_pad = None
         if fixed_shape:
             self.filler = filler_molecule(data.features)
-            self.entry_pad = max_entries(data.features, self.batch_size, filler=self.filler)
+            # two shapes: one that random batches fit (a third of the worst case's bytes and
+            # compute at QM9 scale), and the worst case for a batch that does not fit
+            self.worst_pad = max_entries(data.features, self.batch_size, filler=self.filler)
+            likely = likely_entries(data.features, self.batch_size)
+            self.entry_pad = {k: min(likely[k], self.worst_pad[k]) for k in likely}
             self.nao_pad = bucket_size(int(data.nao.max()), self.buckets, strict=False)
 
     def chunks(self, indices) -> list[list[int]]:
@@ -108,8 +113,12 @@ class Batcher:
         mol_mask = np.arange(self.batch_size) < n_real
         nao_pad = self.nao_pad or bucket_size(int(self.data.nao[indices].max()), self.buckets,
                                               strict=False)
+        entry_pad = self.entry_pad
+        if entry_pad is not None and any(
+                n > entry_pad[k] for k, n in entry_counts(self.data.features, full).items()):
+            entry_pad = self.worst_pad
         out = {
-            "blocks": make_batch(self.data.features, full, nao_pad, entry_pad=self.entry_pad),
+            "blocks": make_batch(self.data.features, full, nao_pad, entry_pad=entry_pad),
             "qm": _to_device(pad_batch([self.data.qm[i] for i in full], nao_pad)),
             "mol_mask": to_device(mol_mask),
         }

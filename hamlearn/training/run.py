@@ -173,7 +173,7 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
             return cache["full"]
         order = epoch_order(split.train, cfg.train.seed, epoch)
         return LazyBatches(lambda c: shard_batch(batcher.batch(c), mesh),
-                           batcher.chunks(order))
+                           batcher.chunks(order), prefetch=cfg.train.prefetch)
 
     def validate(m):
         losses, preds = [], []

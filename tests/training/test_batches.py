@@ -173,3 +173,35 @@ def test_fixed_shape_holds_every_short_batch_with_its_fillers(setup):
     assert max_entries(fake, 3, filler=1) == {"x": bucket_size(51)}
     # the old filler (a copy of molecule 0) would need 150 entries in a batch [0, f, f]
     assert max_entries(fake, 3, filler=0) == {"x": bucket_size(150)}
+
+
+def test_likely_and_worst_case_shapes_give_the_same_loss_and_gradient(setup):
+    """Fixed-shape batches take the shape random batches fit, or the worst case when a batch
+    does not fit; padding entries are masked, so loss and gradient are the same either way."""
+    import equinox as eqx
+
+    from hamlearn.model import entry_counts, likely_entries
+
+    cfg, data, model = setup
+    batcher = Batcher(data, cfg, 3, fixed_shape=True)
+    likely = likely_entries(data.features, 3)
+    assert all(batcher.entry_pad[k] == min(likely[k], batcher.worst_pad[k]) for k in likely)
+    chunk = [2, 0, 1]
+    counts = entry_counts(data.features, chunk)
+    assert all(counts[k] <= batcher.worst_pad[k] for k in counts)
+    # a shape this batch just fits, and one it does not fit (so the worst case is taken)
+    batcher.entry_pad = {k: max(counts[k], 1) for k in counts}
+    fits = batcher.batch(chunk)
+    batcher.entry_pad = {k: max(counts[k] - 1, 0) for k in counts}
+    worst = batcher.batch(chunk)
+    n_fit = {k: tb.rows.shape[0] for k, tb in fits["blocks"].types.items()}
+    n_worst = {k: tb.rows.shape[0] for k, tb in worst["blocks"].types.items()}
+    assert n_fit == {k: max(counts[k], 1) for k in counts}
+    assert n_worst == batcher.worst_pad and n_worst != n_fit
+    loss_fn = make_loss_fn(WEIGHTS, {k: 1.0 for k in WEIGHTS})
+    (l_fit, _), g_fit = eqx.filter_value_and_grad(loss_fn, has_aux=True)(model, fits)
+    (l_worst, _), g_worst = eqx.filter_value_and_grad(loss_fn, has_aux=True)(model, worst)
+    assert float(l_fit) > 0
+    assert float(l_fit) == pytest.approx(float(l_worst), rel=1e-10)
+    for a, b in zip(jax.tree_util.tree_leaves(g_fit), jax.tree_util.tree_leaves(g_worst)):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10 * float(np.abs(b).max() + 1))
