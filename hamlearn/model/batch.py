@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import equinox as eqx
+import jax
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from hamlearn.arrays import to_device
 from hamlearn.features.featurize import FeatureSet
 from hamlearn.features.spec import bucket_size
 
@@ -65,7 +65,8 @@ def entry_index(feature_set: FeatureSet, key: str, indices: Sequence[int]) -> np
 
 
 def make_batch(feature_set: FeatureSet, indices: Sequence[int], nao_pad: int | None = None, *,
-               bucket: bool = True, entry_pad: dict[str, int] | None = None) -> BlockBatch:
+               bucket: bool = True, entry_pad: dict[str, int] | None = None,
+               host: bool = False) -> BlockBatch:
     """Gather molecules ``indices`` of ``feature_set`` into a padded `BlockBatch`.
 
     Args:
@@ -75,6 +76,8 @@ def make_batch(feature_set: FeatureSet, indices: Sequence[int], nao_pad: int | N
         bucket: pad entry counts to `bucket_size` (bounds recompiles); else to ``max(n, 1)``.
         entry_pad: fixed padded entry count per type (overrides ``bucket``): batches with
             the same ``entry_pad`` and ``nao_pad`` share one compiled step (`max_entries`).
+        host: leave the arrays on the host (numpy), for a caller that moves a larger
+            batch to the device in one call.
 
     Returns:
         `BlockBatch` with jnp arrays.
@@ -100,12 +103,13 @@ def make_batch(feature_set: FeatureSet, indices: Sequence[int], nao_pad: int | N
         types[key] = TypeBatch(
             # in the store's dtype: a float32 store moves half the bytes; the model casts
             # to its float64 weights on the device (exact), so the numbers do not change
-            features={ir: to_device(_take_padded(f, idx, n_pad)) for ir, f in tf.features.items()},
-            rows=to_device(_pad(tf.rows[idx], n_pad), np.int32),
-            cols=to_device(_pad(tf.cols[idx], n_pad), np.int32),
-            mol=to_device(mol))
+            features={ir: _take_padded(f, idx, n_pad) for ir, f in tf.features.items()},
+            rows=_pad(tf.rows[idx], n_pad).astype(np.int32),
+            cols=_pad(tf.cols[idx], n_pad).astype(np.int32),
+            mol=mol)
     ao_mask = np.arange(nao_pad)[None, :] < nao[:, None]
-    return BlockBatch(types=types, ao_mask=to_device(ao_mask))
+    batch = BlockBatch(types=types, ao_mask=ao_mask)
+    return batch if host else jax.device_put(batch)  # one transfer call for every array
 
 
 def max_entries(feature_set: FeatureSet, batch_size: int,

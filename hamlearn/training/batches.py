@@ -18,9 +18,9 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 
+import jax
 import numpy as np
 
-from hamlearn.arrays import to_device
 from hamlearn.config import Config
 from hamlearn.data.record import Reference
 from hamlearn.features import FeatureSet, featurize
@@ -118,23 +118,19 @@ class Batcher:
                 n > entry_pad[k] for k, n in entry_counts(self.data.features, full).items()):
             entry_pad = self.worst_pad
         out = {
-            "blocks": make_batch(self.data.features, full, nao_pad, entry_pad=entry_pad),
-            "qm": _to_device(pad_batch([self.data.qm[i] for i in full], nao_pad)),
-            "mol_mask": to_device(mol_mask),
+            "blocks": make_batch(self.data.features, full, nao_pad, entry_pad=entry_pad,
+                                 host=True),
+            "qm": pad_batch([self.data.qm[i] for i in full], nao_pad),
+            "mol_mask": mol_mask,
         }
         if self.with_targets:
-            tgt = build_targets([self.data.refs[i] for i in full], nao_pad, self.cfg.train.loss,
-                                self.cfg.train.target_basis, mol_mask)
-            out["targets"] = {k: to_device(v) for k, v in tgt.items()}
-        return out
+            out["targets"] = build_targets([self.data.refs[i] for i in full], nao_pad,
+                                           self.cfg.train.loss, self.cfg.train.target_basis,
+                                           mol_mask)
+        return jax.device_put(out)  # one call for the whole batch (~140 arrays)
 
     def batches(self, indices) -> list[dict]:
         return [self.batch(c) for c in self.chunks(indices)]
-
-
-def _to_device(inputs: QMInputs) -> QMInputs:
-    return QMInputs(**{f.name: None if getattr(inputs, f.name) is None
-                       else to_device(getattr(inputs, f.name)) for f in dataclasses.fields(inputs)})
 
 
 def epoch_order(indices, seed: int, epoch: int) -> np.ndarray:

@@ -84,8 +84,8 @@ def test_water_labels_equal_pyscf_recomputed_here(table):
 SMALL = ["data.sources=[{qm9: {full_spectrum: true, max_heavy: 2}}]", "data.labels=published",
          "data.n_workers=1", "data.grid_level=1", "data.model_scf_sample=null",
          "train.epochs=2", "train.batch_size=0", "train.target_basis=6-31g(2df,p)",
-         "train.loss={eigenvalues: 1, dipole: 1, polarizability: 1, "
-         "polarizability_kind: coupled}",
+         ("train.loss={eigenvalues: 1, dipole: 1, polarizability: 1, "
+          "polarizability_kind: coupled}"),
          "train.split={kind: explicit, train: [0, 1, 2, 3, 4], validation: [5], test: [6, 7]}",
          "features.species=[1, 6, 7, 8]", "features.n_radial=3", "features.l_max=2",
          "eval.plots=false"]
@@ -107,8 +107,8 @@ def test_trains_on_the_full_spectrum(tmp_path):
     for key in ("eigenvalues_ev", "dipole_debye", "polarizability_pct"):
         assert np.isfinite(result.test_metrics[f"mae_{key}"]), key
     # the reported dipole error is the prediction minus the set's vector, in Debye
-    from hamlearn.training.evaluate import predict_indices
     from hamlearn.training.batches import Batcher
+    from hamlearn.training.evaluate import predict_indices
     from hamlearn.units import AU_TO_DEBYE
 
     batcher = Batcher(result.data, cfg, 8, with_targets=False)

@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from qm_helpers import run_pyscf
 from scipy.spatial.transform import Rotation
 
-from qm_helpers import run_pyscf
 from hamlearn.data.reference import model_basis_data
 from hamlearn.qm import QMInputs, pad_batch, qm_forward
 
