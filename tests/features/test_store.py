@@ -58,13 +58,31 @@ def test_store_equals_memory_and_is_read_back_without_computing(mols, tmp_path, 
             np.testing.assert_array_equal(b_st.types[key].features[ir], x)
 
 
-def test_float32_store_is_float64_in_batches(mols, tmp_path):
+@pytest.mark.parametrize("gated", [False, True])
+def test_float32_store_batches_are_upcast_exactly_by_the_model(mols, tmp_path, gated):
+    """A float32 store's batches carry float32 features (half the bytes to move); the model
+    casts them to its float64 weights, giving exactly the F of a float64 copy on the host."""
+    import dataclasses
+
+    import jax
+
+    from hamlearn.model import HamiltonianModel
+
     ref = featurize(mols, CFG)
     st = featurize(mols, CFG, store=tmp_path, dtype=np.float32)
     assert next(iter(st.types["1-8"].features.values())).dtype == np.float32
     _same(ref, st, rtol=1e-6)
     batch = make_batch(st, [1, 2])
-    assert all(x.dtype == np.float64 for t in batch.types.values() for x in t.features.values())
+    assert all(x.dtype == np.float32 for t in batch.types.values() for x in t.features.values())
+    as64 = dataclasses.replace(batch, types={
+        k: dataclasses.replace(t, features={ir: np.asarray(x, np.float64)
+                                            for ir, x in t.features.items()})
+        for k, t in batch.types.items()})
+    model = HamiltonianModel(st.spec, key=jax.random.PRNGKey(1), gated=gated,
+                             gate_scale=0.5 if gated else 0.0)
+    f32, f64 = np.asarray(model(batch)), np.asarray(model(as64))
+    assert f32.dtype == np.float64 and np.abs(f64).max() > 1e-3
+    np.testing.assert_array_equal(f32, f64)
 
 
 def test_key_covers_structures_settings_and_dtype(mols, tmp_path):
