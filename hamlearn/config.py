@@ -320,6 +320,10 @@ class TrainConfig:
         learning_rate, schedule ('constant' | 'cosine' | 'exponential'), warmup_steps,
             decay_rate (exponential: factor per epoch), grad_clip (global norm; 0 = off).
         ridge_init: start from the closed-form ridge fit of the model-basis Fock.
+        prior_weight: weight of the relative squared distance ``||w - w0||^2 / ||w0||^2``
+            of the parameters from the initial model (the ridge fit: the plain minimal-basis
+            physics) added to the loss (0: off); the loss terms start at their weights, so
+            1.0 lets the model move away only where a target gains as much.
         patience: early stopping after this many validations without improvement (0 = off).
         checkpoint_every: steps between checkpoints (0 = only at epoch ends).
         log_format: 'jsonl' or 'csv'; tensorboard: also write TensorBoard events.
@@ -343,6 +347,7 @@ class TrainConfig:
     decay_rate: float = bounded(0.98, 0, 1, lo_open=True)
     grad_clip: float = bounded(1.0, 0)
     ridge_init: bool = True
+    prior_weight: float = bounded(0.0, 0)
     patience: int = bounded(0, 0)
     checkpoint_every: int = bounded(0, 0)
     log_format: str = choice("jsonl", "csv")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from hamlearn.config import Config, ConfigError
@@ -52,14 +53,34 @@ def build_model(cfg: Config, *, key) -> HamiltonianModel:
 
 
 # --------------------------------------------------------------------------- loss
-def make_loss_fn(weights: dict[str, float], scales: dict[str, float]):
-    """``loss(model, batch) -> (total, terms)``; terms are the raw per-target MSEs."""
+def make_loss_fn(weights: dict[str, float], scales: dict[str, float], *,
+                 prior=None, prior_weight: float = 0.0):
+    """``loss(model, batch) -> (total, terms)``; terms are the raw per-target MSEs.
+
+    With ``prior`` (a model of the same structure, e.g. the ridge initialisation) and
+    ``prior_weight`` > 0, ``prior_weight * prior_distance(model, prior)`` is added to the
+    total: the indirect targets cannot pull the Hamiltonian far from the prior's physics
+    unless they gain more than that."""
 
     def loss_fn(model, batch):
         terms = loss_terms(predict_batch(model, batch), batch["targets"])
-        return weighted_loss(terms, weights, scales), terms
+        total = weighted_loss(terms, weights, scales)
+        if prior is not None and prior_weight:
+            total = total + prior_weight * prior_distance(model, prior)
+        return total, terms
 
     return loss_fn
+
+
+def prior_distance(model, prior):
+    """``||w - w0||^2 / ||w0||^2`` over every floating-point array of the model (weights,
+    biases, gates): the relative squared distance from the prior's parameters (0 at the
+    prior, 1 at zero weights), whatever their units."""
+    leaves = jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array))
+    ref = jax.tree_util.tree_leaves(eqx.filter(prior, eqx.is_inexact_array))
+    num = sum(jnp.sum((a - b) ** 2) for a, b in zip(leaves, ref))
+    den = sum(jnp.sum(b**2) for b in ref)
+    return num / jnp.maximum(den, 1e-300)
 
 
 def loss_weights(cfg: Config) -> dict[str, float]:
@@ -155,7 +176,7 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
 
     model = initial_model(cfg, data, split)
     scales = _scales(cfg, workdir, model, batcher, split, weights, resume_run)
-    loss_fn = make_loss_fn(weights, scales)
+    loss_fn = make_loss_fn(weights, scales, prior=model, prior_weight=cfg.train.prior_weight)
     n_steps = len(batcher.chunks(split.train))
     optimizer = make_optimizer(cfg.train, n_steps)
     opt_state = optimizer.init(eqx.filter(model, eqx.is_inexact_array))

@@ -205,3 +205,32 @@ def test_likely_and_worst_case_shapes_give_the_same_loss_and_gradient(setup):
     assert float(l_fit) == pytest.approx(float(l_worst), rel=1e-10)
     for a, b in zip(jax.tree_util.tree_leaves(g_fit), jax.tree_util.tree_leaves(g_worst)):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10 * float(np.abs(b).max() + 1))
+
+
+def test_prior_term_is_the_relative_distance_from_the_initial_weights(setup):
+    """train.prior_weight: total = targets + weight * ||w - w0||^2 / ||w0||^2 (0 at the prior,
+    1 at zero weights), with its gradient 2 weight (w - w0) / ||w0||^2."""
+    import equinox as eqx
+    import jax.numpy as jnp
+
+    from hamlearn.training.run import prior_distance
+
+    cfg, data, model = setup
+    batch = Batcher(data, cfg, 4).batch([0, 1, 2, 3])
+    assert float(prior_distance(model, model)) == 0.0
+    zeros = jax.tree_util.tree_map(lambda x: jnp.zeros_like(x) if eqx.is_inexact_array(x)
+                                   else x, model)
+    assert float(prior_distance(zeros, model)) == pytest.approx(1.0, rel=1e-12)
+    moved = jax.tree_util.tree_map(lambda x: 1.1 * x if eqx.is_inexact_array(x) else x, model)
+    assert float(prior_distance(moved, model)) == pytest.approx(0.01, rel=1e-9)
+    scales = {k: 1.0 for k in WEIGHTS}
+    plain = make_loss_fn(WEIGHTS, scales)
+    with_prior = make_loss_fn(WEIGHTS, scales, prior=model, prior_weight=3.0)
+    assert float(with_prior(moved, batch)[0]) == pytest.approx(
+        float(plain(moved, batch)[0]) + 3.0 * 0.01, rel=1e-10)
+    g_prior = eqx.filter_grad(lambda m: prior_distance(m, model))(moved)
+    norm = sum(float(jnp.sum(x**2)) for x in jax.tree_util.tree_leaves(
+        eqx.filter(model, eqx.is_inexact_array)))
+    params = eqx.filter(model, eqx.is_inexact_array)
+    for gp, w in zip(*(jax.tree_util.tree_leaves(t) for t in (g_prior, params))):
+        np.testing.assert_allclose(gp, 2 * 0.1 * np.asarray(w) / norm, rtol=1e-9, atol=1e-15)
