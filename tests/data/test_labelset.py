@@ -129,7 +129,6 @@ def test_export_round_trip(tmp_path):
     """generate_data + export_labels on three tiny slice molecules (RHF, to be quick): the
     written set holds the cache's labels exactly and the slice's QM9 rows."""
     import runpy
-    import sys
 
     from hamlearn.data.generate import load_cached, load_dataset
 
@@ -142,13 +141,8 @@ def test_export_round_trip(tmp_path):
     done = load_dataset(cfg.data, cfg.root, progress=False)
     assert len(done.references) == 3
     out = tmp_path / "set.npz"
-    old, sys.argv = sys.argv, ["export_labels.py", "--config", str(cfg_path), "--out", str(out)]
-    try:
-        with pytest.raises(SystemExit) as ended:
-            runpy.run_path(str(ROOT / "scripts" / "export_labels.py"), run_name="__main__")
-    finally:
-        sys.argv = old
-    assert ended.value.code == 0
+    export = runpy.run_path(str(ROOT / "scripts" / "export_labels.py"))["main"]
+    assert export(["--config", str(cfg_path), "--out", str(out)]) == 0
     labels = labelset.full_spectrum_labels(out)
     refs, missing = load_cached(cfg.data, cfg.root)
     assert not missing and sorted(labels) == [1, 2, 3]
