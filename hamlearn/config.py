@@ -241,6 +241,12 @@ class ModelConfig:
             across QM7 (`benchmarks/fit_fock_ridge.py`).
         gated: multiply every equivariant output by an invariant gate ``1 + tanh(v . x0)``
             of the block's scalar features (a nonlinearity that keeps equivariance).
+        baseline: delta learning on a physical model-basis Hamiltonian available at
+            inference (`hamlearn.data.baseline`): the model predicts ``F - F0``. 'none'
+            (the model predicts F), 'huckel' (extended Hueckel on S), 'sad' (one Fock build
+            on the superposition of atomic densities, the run's functional and grid), 'scf'
+            (the converged model-basis SCF: the plain minimal-basis calculation is the
+            starting point, and inference runs that SCF).
     """
 
     kind: str = choice("hamiltonian", "dipole", "polarizability", "homo", "lumo", "gap",
@@ -248,6 +254,7 @@ class ModelConfig:
     basis: str = "sto-3g"
     ridge_alpha: tuple[float, ...] = bounded((1e-3,), 0, lo_open=True)
     gated: bool = False
+    baseline: str = choice("none", "huckel", "sad", "scf")
 
 
 @dataclasses.dataclass(frozen=True)

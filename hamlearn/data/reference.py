@@ -149,12 +149,9 @@ def check_structure(structure: Structure, settings: ReferenceSettings) -> None:
 
 
 # --------------------------------------------------------------------------- pyscf
-def run_scf(structure: Structure, basis: str, settings: ReferenceSettings):
-    """A converged pyscf RHF/RKS of ``structure`` in ``basis`` (positions in Bohr).
-
-    Raises:
-        ReferenceDataError: if the SCF does not converge within ``settings.max_cycle``.
-    """
+def scf_object(structure: Structure, basis: str, settings: ReferenceSettings):
+    """The pyscf RHF/RKS object of ``structure`` in ``basis`` (positions in Bohr) with the
+    settings' functional, grid, density fitting and convergence criteria, not yet run."""
     import pyscf.dft
     import pyscf.gto
     import pyscf.scf
@@ -172,6 +169,16 @@ def run_scf(structure: Structure, basis: str, settings: ReferenceSettings):
     _no_chkfile(mf)
     mf.conv_tol = settings.conv_tol
     mf.max_cycle = settings.max_cycle
+    return mf
+
+
+def run_scf(structure: Structure, basis: str, settings: ReferenceSettings):
+    """A converged pyscf RHF/RKS of ``structure`` in ``basis`` (`scf_object`).
+
+    Raises:
+        ReferenceDataError: if the SCF does not converge within ``settings.max_cycle``.
+    """
+    mf = scf_object(structure, basis, settings)
     mf.kernel()
     if not mf.converged:
         raise ReferenceDataError(f"{structure.label}: {settings.method} SCF in {basis} did not "

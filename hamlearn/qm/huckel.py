@@ -21,6 +21,7 @@ ONSITE_HARTREE: dict[tuple[str, str], float] = {
     ("C", "1s"): -11.3, ("C", "2s"): -21.4 * EV_TO_HARTREE, ("C", "2p"): -11.4 * EV_TO_HARTREE,
     ("N", "1s"): -15.6, ("N", "2s"): -26.0 * EV_TO_HARTREE, ("N", "2p"): -13.4 * EV_TO_HARTREE,
     ("O", "1s"): -20.7, ("O", "2s"): -32.3 * EV_TO_HARTREE, ("O", "2p"): -14.8 * EV_TO_HARTREE,
+    ("F", "1s"): -26.4, ("F", "2s"): -40.0 * EV_TO_HARTREE, ("F", "2p"): -18.1 * EV_TO_HARTREE,
 }
 
 

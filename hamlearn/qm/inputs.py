@@ -23,6 +23,9 @@ class QMInputs(eqx.Module):
         ao_mask: ``(ao,)`` bool, True on real AOs, False on padding (at the end).
         r2_ints: ``(ao, ao)`` integrals ``<mu| |r - O|^2 |nu>`` (Bohr^2), same origin, or
             None: then the layer returns no ``r2`` (electronic spatial extent <R^2>).
+        base_fock: ``(ao, ao)`` a physical baseline Hamiltonian (Hartree, pyscf AO order;
+            `hamlearn.data.baseline`) that the model's output is added to (delta learning),
+            or None (the model predicts F itself).
 
     A batch (`hamlearn.qm.padding.pad_batch`) has the same fields with a leading
     ``batch`` axis.
@@ -34,6 +37,10 @@ class QMInputs(eqx.Module):
     mo_occ: Float[Array, " mo"]
     ao_mask: Bool[Array, " ao"]
     r2_ints: Float[Array, "ao ao"] | None = None
+    base_fock: Float[Array, "ao ao"] | None = None
+
+    #: the fields a molecule may lack (None); a batch has each for all molecules or none
+    OPTIONAL = ("r2_ints", "base_fock")
 
     @property
     def nao(self) -> int:
@@ -56,13 +63,14 @@ class QMInputs(eqx.Module):
 
     @classmethod
     def from_model_data(cls, model: ModelBasisData, structure: Structure, *,
-                        r2: bool = False) -> QMInputs:
+                        r2: bool = False, base_fock: np.ndarray | None = None) -> QMInputs:
         """Inputs of a closed-shell molecule from its model-basis data, as host (numpy)
         arrays (`pad_batch` them, or pass them to a jitted `qm_forward`).
 
         The nuclear dipole is taken about ``model.origin``, the origin of
         ``model.dip_ints``; with ``r2`` the ``<|r - O|^2>`` integrals about the same origin
-        are computed (pyscf, ~1 ms) so that the layer returns <R^2>.
+        are computed (pyscf, ~1 ms) so that the layer returns <R^2>; ``base_fock`` (the
+        baseline Hamiltonian of delta learning) is attached as given.
 
         Raises:
             ValueError: for an open-shell structure (odd electron count or ``spin != 0``).
@@ -85,10 +93,15 @@ class QMInputs(eqx.Module):
             if r2_ints.shape != (nao, nao):
                 raise ValueError(f"{structure.label}: {model.basis} r^2 integrals have "
                                  f"{len(r2_ints)} AOs, the model data {nao}")
+        if base_fock is not None:
+            base_fock = np.asarray(base_fock, np.float64)
+            if base_fock.shape != (nao, nao):
+                raise ValueError(f"{structure.label}: baseline Fock {base_fock.shape}, "
+                                 f"the model data has {nao} AOs")
         return cls(ovlp=np.asarray(model.ovlp, np.float64),
                    dip_ints=np.asarray(model.dip_ints, np.float64),
                    nuclear_dipole=nuc, mo_occ=np.where(np.arange(nao) < nocc, 2.0, 0.0),
-                   ao_mask=np.ones(nao, bool), r2_ints=r2_ints)
+                   ao_mask=np.ones(nao, bool), r2_ints=r2_ints, base_fock=base_fock)
 
 
 def _check_nocc(nocc: int, nao: int, where: str = "") -> None:

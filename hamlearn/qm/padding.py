@@ -112,16 +112,18 @@ def _pad_one(inp: QMInputs, nao_pad: int) -> QMInputs:
         nuclear_dipole=np.asarray(inp.nuclear_dipole, np.float64),
         mo_occ=np.pad(np.asarray(inp.mo_occ, np.float64), (0, nao_pad - nao)),
         ao_mask=np.pad(np.asarray(inp.ao_mask, bool), (0, nao_pad - nao)),
-        r2_ints=None if inp.r2_ints is None else pad_matrix(inp.r2_ints, nao_pad),
+        **{f: None if getattr(inp, f) is None else pad_matrix(getattr(inp, f), nao_pad)
+           for f in QMInputs.OPTIONAL},
     )
 
 
-def _filler(nao_pad: int, r2: bool = False) -> QMInputs:
-    """An all-padding molecule: fills a batch up to a fixed batch size."""
+def _filler(nao_pad: int, optional: tuple[str, ...] = ()) -> QMInputs:
+    """An all-padding molecule (with zero matrices for the ``optional`` fields): fills a
+    batch up to a fixed batch size."""
     return QMInputs(ovlp=np.eye(nao_pad), dip_ints=np.zeros((3, nao_pad, nao_pad)),
                     nuclear_dipole=np.zeros(3), mo_occ=np.zeros(nao_pad),
                     ao_mask=np.zeros(nao_pad, bool),
-                    r2_ints=np.zeros((nao_pad, nao_pad)) if r2 else None)
+                    **{f: np.zeros((nao_pad, nao_pad)) for f in optional})
 
 
 def pad_batch(inputs: Sequence[QMInputs], nao_pad: int, batch_size: int | None = None,
@@ -137,19 +139,21 @@ def pad_batch(inputs: Sequence[QMInputs], nao_pad: int, batch_size: int | None =
     Returns:
         `QMInputs` whose arrays have a leading ``batch`` axis: ``ovlp (batch, ao, ao)``,
         ``dip_ints (batch, 3, ao, ao)``, ``nuclear_dipole (batch, 3)``, ``mo_occ (batch,
-        mo)``, ``ao_mask (batch, ao)`` (and ``r2_ints (batch, ao, ao)`` when the molecules
-        have them); feed it with a ``(batch, ao, ao)`` Fock (padded
+        mo)``, ``ao_mask (batch, ao)`` (and ``r2_ints``, ``base_fock`` ``(batch, ao, ao)``
+        when the molecules have them; zero-padded); feed it with a ``(batch, ao, ao)`` Fock (padded
         entries arbitrary; see `pad_matrix`) to ``jax.vmap(qm_forward)``.
     """
-    with_r2 = {inp.r2_ints is not None for inp in inputs}
-    if len(with_r2) > 1:
-        raise ValueError("pad_batch: some molecules have r2_ints and others not")
-    r2 = with_r2 == {True}
+    optional = []
+    for f in QMInputs.OPTIONAL:
+        has = {getattr(inp, f) is not None for inp in inputs}
+        if len(has) > 1:
+            raise ValueError(f"pad_batch: some molecules have {f} and others not")
+        if has == {True}:
+            optional.append(f)
     padded = [_pad_one(inp, nao_pad) for inp in inputs]
     if batch_size is not None:
         if batch_size < len(padded):
             raise ValueError(f"{len(padded)} molecules do not fit batch_size={batch_size}")
-        padded += [_filler(nao_pad, r2)] * (batch_size - len(padded))
-    fields = ("ovlp", "dip_ints", "nuclear_dipole", "mo_occ", "ao_mask") + (
-        ("r2_ints",) if r2 else ())
+        padded += [_filler(nao_pad, tuple(optional))] * (batch_size - len(padded))
+    fields = ("ovlp", "dip_ints", "nuclear_dipole", "mo_occ", "ao_mask", *optional)
     return QMInputs(**{f: np.stack([getattr(p, f) for p in padded]) for f in fields})

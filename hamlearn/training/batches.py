@@ -59,8 +59,22 @@ def prepare(refs: list[Reference], cfg: Config, *, store: bool = False) -> Prepa
     else:
         features = featurize(structures, cfg.features, cfg.model.basis)
     r2 = needs_r2(cfg)
-    qm = [QMInputs.from_model_data(r.model, r.structure, r2=r2) for r in refs]
+    base = model_baselines(refs, cfg)
+    qm = [QMInputs.from_model_data(r.model, r.structure, r2=r2, base_fock=b)
+          for r, b in zip(refs, base)]
     return Prepared(refs=refs, features=features, qm=qm)
+
+
+def model_baselines(refs: list[Reference], cfg: Config) -> list[np.ndarray | None]:
+    """The ``model.baseline`` Hamiltonian of each reference (None each for 'none'), with the
+    run's reference settings, cached under ``data.cache_dir``."""
+    if cfg.model.baseline == "none":
+        return [None] * len(refs)
+    from hamlearn.data.baseline import baseline_focks
+    from hamlearn.data.reference import ReferenceSettings
+
+    return baseline_focks(refs, cfg.model.baseline, ReferenceSettings.from_config(cfg.data),
+                          cfg.resolve_path(cfg.data.cache_dir), progress=len(refs) > 50)
 
 
 def needs_r2(cfg: Config) -> bool:

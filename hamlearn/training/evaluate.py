@@ -41,8 +41,12 @@ EVAL_CHUNK = 256
 
 
 def predict_batch(model, batch: dict) -> dict:
-    """Model + QM layer on one batch: F and every observable, leading ``batch`` axis."""
+    """Model + QM layer on one batch: F (the model's output plus the baseline Hamiltonian
+    of delta learning, when the QM inputs carry one) and every observable, leading
+    ``batch`` axis."""
     fock = model(batch["blocks"])
+    if batch["qm"].base_fock is not None:
+        fock = fock + batch["qm"].base_fock
     return dict(qm_forward_batch(fock, batch["qm"]), fock=fock)
 
 

@@ -116,19 +116,30 @@ class RunResult:
 
 
 def initial_model(cfg: Config, data: Prepared, split: Split) -> HamiltonianModel:
-    """Random init from the seed, then (if enabled) the ridge fit of the model-basis F."""
-    model = build_model(cfg, key=jax.random.PRNGKey(cfg.train.seed))
+    """Random init from the seed, then (if enabled) the ridge fit of the model-basis F.
+
+    On a baseline Hamiltonian (``model.baseline``) the start is all zeros instead (the
+    correction of block types the ridge fit does not see stays zero: F0 exactly)."""
+    key = None if cfg.model.baseline != "none" else jax.random.PRNGKey(cfg.train.seed)
+    model = build_model(cfg, key=key)
     if cfg.train.ridge_init:
         train = [int(i) for i in split.train if data.refs[i].model.fock is not None]
         if train:
             t0 = time.perf_counter()
-            model = ridge_fit(model, data.features, [data.refs[i].model.fock for i in train],
+            model = ridge_fit(model, data.features, [ridge_target(data, i) for i in train],
                               cfg.model.ridge_alpha, indices=train)
             log.info("ridge initialisation on %d Fock matrices: %.1f s", len(train),
                      time.perf_counter() - t0)
         else:
             log.warning("train.ridge_init: no model-basis Fock matrices; random init kept")
     return model
+
+
+def ridge_target(data: Prepared, i: int) -> np.ndarray:
+    """What the model's F fits for molecule ``i``: the model-basis Fock, less the baseline
+    Hamiltonian of delta learning when there is one."""
+    fock, base = data.refs[i].model.fock, data.qm[i].base_fock
+    return np.asarray(fock) if base is None else np.asarray(fock) - base
 
 
 def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,

@@ -1,0 +1,96 @@
+"""Delta learning on a baseline Hamiltonian (`model.baseline`) end to end on tiny data: the
+ridge initialisation fits F - F0, so on the SCF baseline the initial model *is* the plain
+minimal-basis calculation; every baseline trains, evaluates and predicts molecules without
+references (their baseline computed at inference)."""
+
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from hamlearn.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "tests" / "training" / "data" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+def _cfg(cache, baseline, *extra):
+    return load_config(TINY, [f"data.cache_dir={cache}", f"model.baseline={baseline}",
+                              "eval.plots=false", *extra])
+
+
+def test_scf_baseline_initial_model_is_the_plain_calculation(cache):
+    from hamlearn.training.batches import Batcher, prepare
+    from hamlearn.training.evaluate import predict_batch
+    from hamlearn.training.references import load_references
+    from hamlearn.training.run import initial_model
+    from hamlearn.training.split import make_split
+
+    cfg = _cfg(cache, "scf")
+    refs = load_references(cfg, progress=False)
+    data = prepare(refs, cfg)
+    split = make_split([r.structure for r in refs], cfg.train.split, cfg.train.seed)
+    model = initial_model(cfg, data, split)
+    batch = Batcher(data, cfg, len(refs)).batch(list(range(len(refs))))
+    fock = np.asarray(jax.jit(predict_batch)(model, batch)["fock"])
+    for k, r in enumerate(refs):  # F0 + ridge fit of a zero residual = the SCF Fock
+        n = r.model.nao
+        np.testing.assert_allclose(fock[k, :n, :n], r.model.fock, atol=1e-12)
+    # the weights fitted to zero are zero: the model part adds nothing
+    leaves = jax.tree_util.tree_leaves(model.weights)
+    assert max(float(np.abs(w).max()) for w in leaves if w.size) < 1e-12
+
+
+@pytest.mark.parametrize("baseline", ["huckel", "sad", "scf"])
+def test_every_baseline_trains_evaluates_and_predicts(cache, tmp_path, baseline):
+    import ase.build
+
+    from hamlearn.data.structure import Structure
+    from hamlearn.training.predict import predict_structures
+    from hamlearn.training.run import train
+
+    cfg = _cfg(cache, baseline)
+    res = train(cfg, tmp_path / "run", progress=False)
+    assert np.isfinite(res.test_metrics["mae_eigenvalues_ev"])
+    assert res.data.qm[0].base_fock is not None
+    # a molecule never seen: its baseline is computed at inference
+    new = Structure.from_atoms(ase.build.molecule("CH3OH"))
+    (entry,) = predict_structures(tmp_path / "run", [new])
+    assert entry["ok"], entry
+    assert np.isfinite(entry["gap_ev"]) and len(entry["dipole_debye"]) == 3
+
+
+def test_sad_baseline_moves_the_prediction_by_the_baseline(cache, tmp_path):
+    """Same weights, with and without the baseline: F differs by exactly F0."""
+    from hamlearn.data.baseline import sad_fock
+    from hamlearn.data.reference import ReferenceSettings
+    from hamlearn.training.batches import Batcher, prepare
+    from hamlearn.training.evaluate import predict_batch
+    from hamlearn.training.references import load_references
+    from hamlearn.training.run import build_model
+
+    cfg = _cfg(cache, "sad")
+    plain = _cfg(cache, "none")
+    refs = load_references(cfg, progress=False)
+    model = build_model(cfg, key=jax.random.PRNGKey(1))
+    outs = []
+    for c in (cfg, plain):
+        data = prepare(refs, c)
+        outs.append(np.asarray(predict_batch(model, Batcher(data, c, 5).batch(
+            list(range(5))))["fock"]))
+    settings = ReferenceSettings.from_config(cfg.data)
+    for k, r in enumerate(refs):
+        n = r.model.nao
+        np.testing.assert_allclose(outs[0][k, :n, :n] - outs[1][k, :n, :n],
+                                   sad_fock(r.structure, settings), atol=1e-10)
+
+
+def test_unknown_baseline_is_a_config_error(cache):
+    with pytest.raises(ConfigError, match="baseline"):
+        _cfg(cache, "xtb")
