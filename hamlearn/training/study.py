@@ -8,7 +8,10 @@ Parts (arXiv:2504.01187's questions):
   surrogate dipole and polarizability models, random split (in distribution);
 * ``transfer``: the same three trained on small molecules, tested on larger ones
   (``train.split.kind: size``);
-* ``basis``: the same STO-3G model trained on targets of different bases (reduced basis).
+* ``basis``: the same STO-3G model trained on targets of different bases (reduced basis);
+* ``baselines``: delta learning (``model.baseline``): the hybrid model predicting F itself
+  against corrections to extended Hueckel, the atomic-density Fock and the converged
+  model-basis SCF (the ``transfer`` part has the last two as rows too).
 
 Every part also scores the plain minimal-basis calculation (the reference model-basis
 Fock through the QM layer, no learning) on the same test molecules: what the minimal
@@ -34,7 +37,7 @@ from hamlearn.training.references import load_references
 
 log = logging.getLogger("hamlearn.training")
 
-PARTS = ("targets", "direct", "transfer", "basis")
+PARTS = ("targets", "direct", "transfer", "basis", "baselines")
 
 #: loss variants of the ``targets`` part: overrides of ``train.loss``
 LOSS_VARIANTS = {
@@ -48,6 +51,12 @@ LOSS_VARIANTS = {
 }
 DIRECT = {"hybrid": LOSS_VARIANTS["eig+dip+pol"], "direct-dipole": ("model.kind=dipole",),
           "direct-polarizability": ("model.kind=polarizability",)}
+#: the ``baselines`` part: the full-target hybrid model on each baseline Hamiltonian
+BASELINE_VARIANTS = {f"hybrid+{b}" if b != "none" else "hybrid": (
+    *LOSS_VARIANTS["eig+dip+pol"], f"model.baseline={b}") for b in ("none", "huckel", "sad",
+                                                                     "scf")}
+#: rows of the ``transfer`` part besides `DIRECT`
+TRANSFER_EXTRA = {k: BASELINE_VARIANTS[k] for k in ("hybrid+sad", "hybrid+scf")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,13 +97,16 @@ def study_variants(config: str | Path, parts=PARTS, *, max_train_heavy_atoms: in
     if "transfer" in parts:
         size = ("train.split.kind=size",
                 f"train.split.max_train_heavy_atoms={max_train_heavy_atoms}")
-        out += [Variant("transfer", n, config, o + size) for n, o in DIRECT.items()]
+        out += [Variant("transfer", n, config, o + size)
+                for n, o in {**DIRECT, **TRANSFER_EXTRA}.items()]
     if "basis" in parts:
         full = LOSS_VARIANTS["eig+dip+pol"]
         bases = {base.model.basis: (config, (f"train.target_basis={base.model.basis}",)),
                  **{b: (c, ()) for b, c in (basis_configs or {}).items()},
                  base.train.target_basis: (config, ())}
         out += [Variant("basis", b, c, full + o) for b, (c, o) in bases.items()]
+    if "baselines" in parts:
+        out += [Variant("baselines", n, config, o) for n, o in BASELINE_VARIANTS.items()]
     return out
 
 
@@ -233,7 +245,7 @@ def plot_study(results: list[dict], out: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     written = []
-    for part in ("direct", "transfer", "targets"):
+    for part in ("direct", "transfer", "targets", "baselines"):
         rows = [r for r in results if r["part"] == part]
         if not rows:
             continue

@@ -55,3 +55,17 @@ def test_compare_resumes_without_retraining(study):
 def test_unknown_part_is_an_error():
     with pytest.raises(ValueError, match="unknown study part"):
         study_variants(TINY, ["target"])
+
+
+def test_baseline_rows_of_the_study():
+    """The baselines part and the transfer part's delta rows load as configs that switch
+    ``model.baseline`` (their training is exercised in test_baseline_training.py)."""
+    got = {(v.part, v.name): v.load() for v in study_variants(TINY, ["baselines", "transfer"])}
+    want = {"hybrid": "none", "hybrid+huckel": "huckel", "hybrid+sad": "sad",
+            "hybrid+scf": "scf"}
+    for name, kind in want.items():
+        cfg = got[("baselines", name)]
+        assert cfg.model.baseline == kind and cfg.train.loss.polarizability == 1
+    for name in ("hybrid+sad", "hybrid+scf"):
+        cfg = got[("transfer", name)]
+        assert cfg.train.split.kind == "size" and cfg.model.baseline == name.split("+")[1]
