@@ -94,6 +94,47 @@ def split_outputs(res: dict, chunk: list[int], data: Prepared) -> list[dict]:
     return out
 
 
+def own_basis_errors(model, data: Prepared, batcher: Batcher, indices) -> dict:
+    """How well the model reproduces the model-basis SCF *in its own basis* on the molecules
+    of ``indices`` that have its Fock: MAE of F (mHa), occupied MO energies, HOMO, LUMO
+    (eV), the dipole vector (norm of the difference, D) and the uncoupled polarizability's
+    isotropic value (%). For the ridge initialisation it says whether the Fock model itself
+    transfers (indirect training cannot fix what it gets wrong); empty without Focks."""
+    import jax
+
+    from hamlearn.model.direct import pad_focks
+
+    idx = [int(i) for i in indices if data.refs[int(i)].model.fock is not None]
+    if not idx:
+        return {}
+    plain_fn = jax.jit(qm_forward_batch)
+    rows = []
+    for chunk in batcher.chunks(idx):
+        batch = batcher.batch(chunk)
+        pred = split_outputs(forward(model, batch), chunk, data)
+        n_rows, nao_pad = batch["qm"].ovlp.shape[:2]
+        focks = [data.refs[i].model.fock for i in chunk]
+        # the batch's filler rows (discarded): a diagonal F with distinct levels
+        focks += [np.diag(np.arange(1.0, 1.0 + data.nao[chunk[0]]))] * (n_rows - len(chunk))
+        padded = pad_focks(focks, nao_pad)
+        ref = split_outputs(dict(plain_fn(padded, batch["qm"]), fock=padded), chunk, data)
+        for p, r in zip(pred, ref):
+            occ = np.asarray(r["mo_occ"]) > 0
+            a_p, a_r = np.trace(p["polarizability"]) / 3, np.trace(r["polarizability"]) / 3
+            rows.append({
+                "fock_mha": 1e3 * float(np.mean(np.abs(p["fock"] - r["fock"]))),
+                "mo_occupied_ev": HARTREE_TO_EV * float(np.mean(np.abs(
+                    p["mo_energy"][occ] - r["mo_energy"][occ]))),
+                "homo_ev": HARTREE_TO_EV * abs(float(p["homo"] - r["homo"])),
+                "lumo_ev": HARTREE_TO_EV * abs(float(p["lumo"] - r["lumo"])),
+                "dipole_debye": AU_TO_DEBYE * float(np.linalg.norm(p["dipole"] - r["dipole"])),
+                "polarizability_iso_pct": 100 * abs(float(a_p - a_r)) / abs(float(a_r)),
+            })
+    out = {f"mae_{k}": float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    out["n_molecules"] = len(rows)
+    return out
+
+
 def evaluate_indices(model, data: Prepared, batcher: Batcher, indices, cfg: Config, *,
                      preds: list[dict] | None = None) -> dict:
     """Predictions, per-molecule errors, MAE/RMSE per target and by heavy-atom count.

@@ -28,7 +28,8 @@ from hamlearn.model import HamiltonianModel, ridge_fit
 from hamlearn.training.batches import Batcher, LazyBatches, Prepared, epoch_order, prepare
 from hamlearn.training.checkpoint import load_checkpoint
 from hamlearn.training.curves import plot_training_curves
-from hamlearn.training.evaluate import evaluate_indices, forward, predict_batch, split_outputs
+from hamlearn.training.evaluate import (evaluate_indices, forward, own_basis_errors,
+                                       predict_batch, split_outputs)
 from hamlearn.training.loop import LoopState, RunLog, fit, resume
 from hamlearn.training.losses import loss_terms, weighted_loss
 from hamlearn.training.parallel import make_mesh, replicate, shard_batch
@@ -186,6 +187,16 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
     val_batches = LazyBatches(lambda c: shard_batch(batcher.batch(c), mesh), val_chunks)
 
     model = initial_model(cfg, data, split)
+    if not resume_run:  # does the initial Fock model transfer in its own basis?
+        own = own_basis_errors(model, data, batcher,
+                               split.test if len(split.test) else split.validation)
+        if own:
+            (workdir / "own_basis_init.json").write_text(json.dumps(own, indent=1))
+            log.info("initial model vs the model-basis SCF, own basis (%d molecules): "
+                     "F %.2f mHa, occupied MOs %.3f eV, HOMO %.3f eV, dipole %.3f D, "
+                     "alpha_iso %.1f %%", own["n_molecules"], own["mae_fock_mha"],
+                     own["mae_mo_occupied_ev"], own["mae_homo_ev"], own["mae_dipole_debye"],
+                     own["mae_polarizability_iso_pct"])
     scales = _scales(cfg, workdir, model, batcher, split, weights, resume_run)
     loss_fn = make_loss_fn(weights, scales, prior=model, prior_weight=cfg.train.prior_weight)
     n_steps = len(batcher.chunks(split.train))

@@ -137,6 +137,9 @@ def run_variant(variant: Variant, out: str | Path, *, common: tuple[str, ...] = 
               "n_train": len(res.split.train), "n_test": len(test),
               "metrics": ev["metrics"], "by_size": _str_keys(ev["by_size"]),
               "minimal_basis": minimal_basis_result(refs, test, cfg)}
+    own = workdir / "own_basis_init.json"
+    if own.is_file():
+        result["own_basis_init"] = json.loads(own.read_text())
     done.write_text(json.dumps(result, indent=1))
     return result
 
@@ -226,6 +229,10 @@ def format_study(results: list[dict]) -> str:
             extra = f"{r['n_train']} / {r['n_test']}, {r['seconds']:.0f} s"
             if r.get("same_run_as"):
                 extra += f" (= {r['same_run_as']})"
+            own = r.get("own_basis_init")
+            if own:
+                extra += (f"; init vs own SCF: MOs {own['mae_mo_occupied_ev']:.2f} eV, "
+                          f"dipole {own['mae_dipole_debye']:.2f} D")
             lines.append(_row(f"{r['name']} ({r['target_basis']})", r["metrics"], extra))
             base = r.get("minimal_basis") or {}
             tag = (r["target_basis"], r["n_test"])

@@ -94,3 +94,40 @@ def test_sad_baseline_moves_the_prediction_by_the_baseline(cache, tmp_path):
 def test_unknown_baseline_is_a_config_error(cache):
     with pytest.raises(ConfigError, match="baseline"):
         _cfg(cache, "xtb")
+
+
+def test_own_basis_errors_of_the_initial_model(cache, tmp_path):
+    """The ridge initialisation against the model-basis SCF in its own basis: exactly zero
+    on the SCF baseline, and for a model predicting F itself the same numbers as a direct
+    comparison of the two spectra."""
+    import json
+
+    from hamlearn.training.run import train
+
+    res = train(_cfg(cache, "scf", "train.epochs=1"), tmp_path / "scf", progress=False)
+    own = json.loads((tmp_path / "scf" / "own_basis_init.json").read_text())
+    assert own["n_molecules"] == 1 and own["mae_fock_mha"] < 1e-9
+    assert own["mae_dipole_debye"] < 1e-8 and own["mae_mo_occupied_ev"] < 1e-8
+
+    from hamlearn.qm import QMInputs, qm_forward
+    from hamlearn.training.batches import Batcher
+    from hamlearn.training.evaluate import own_basis_errors
+    from hamlearn.training.run import initial_model
+    from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
+
+    cfg = _cfg(cache, "none")
+    res = train(cfg, tmp_path / "none", progress=False)
+    model, data, split = initial_model(cfg, res.data, res.split), res.data, res.split
+    got = own_basis_errors(model, data, Batcher(data, cfg, 2), split.test)
+    (i,) = [int(k) for k in split.test]
+    r = data.refs[i]
+    qm = QMInputs.from_model_data(r.model, r.structure)
+    from hamlearn.model import predict_fock
+
+    ref, pred = qm_forward(r.model.fock, qm), qm_forward(predict_fock(model, r.structure), qm)
+    occ = np.asarray(ref["mo_occ"]) > 0
+    want_mo = HARTREE_TO_EV * np.mean(np.abs(np.asarray(pred["mo_energy"] - ref["mo_energy"])[occ]))
+    want_dip = AU_TO_DEBYE * np.linalg.norm(np.asarray(pred["dipole"] - ref["dipole"]))
+    assert got["mae_mo_occupied_ev"] == pytest.approx(want_mo, rel=1e-8)
+    assert got["mae_dipole_debye"] == pytest.approx(want_dip, rel=1e-8)
+    assert got["mae_mo_occupied_ev"] > 1e-4  # a fit, not the SCF itself
