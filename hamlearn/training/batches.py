@@ -42,10 +42,13 @@ class Prepared:
         return self.features.nao
 
 
-def prepare(refs: list[Reference], cfg: Config, *, store: bool = False) -> Prepared:
+def prepare(refs: list[Reference], cfg: Config, *, store: bool = False,
+            base: list[np.ndarray | None] | None = None, progress: bool = False) -> Prepared:
     """Features and QM inputs of ``refs`` (model basis ``cfg.model.basis``); with
     ``store`` the features go to the on-disk store ``cfg.data.feature_store`` names (under
-    ``<cache_dir>/features``) unless it is 'memory'."""
+    ``<cache_dir>/features``) unless it is 'memory'. ``base``: the baseline Hamiltonians
+    of ``model.baseline`` when already computed (else `model_baselines`, with a progress
+    bar when ``progress``)."""
     for r in refs:
         if r.model.basis.lower() != cfg.model.basis.lower():
             raise ValueError(f"{r.structure.label}: reference model basis {r.model.basis!r} "
@@ -59,13 +62,14 @@ def prepare(refs: list[Reference], cfg: Config, *, store: bool = False) -> Prepa
     else:
         features = featurize(structures, cfg.features, cfg.model.basis)
     r2 = needs_r2(cfg)
-    base = model_baselines(refs, cfg)
+    base = model_baselines(refs, cfg, progress=progress) if base is None else base
     qm = [QMInputs.from_model_data(r.model, r.structure, r2=r2, base_fock=b)
           for r, b in zip(refs, base)]
     return Prepared(refs=refs, features=features, qm=qm)
 
 
-def model_baselines(refs: list[Reference], cfg: Config) -> list[np.ndarray | None]:
+def model_baselines(refs: list[Reference], cfg: Config, *,
+                    progress: bool = False) -> list[np.ndarray | None]:
     """The ``model.baseline`` Hamiltonian of each reference (None each for 'none'), with the
     run's reference settings, cached under ``data.cache_dir``."""
     if cfg.model.baseline == "none":
@@ -74,7 +78,7 @@ def model_baselines(refs: list[Reference], cfg: Config) -> list[np.ndarray | Non
     from hamlearn.data.reference import ReferenceSettings
 
     return baseline_focks(refs, cfg.model.baseline, ReferenceSettings.from_config(cfg.data),
-                          cfg.resolve_path(cfg.data.cache_dir), progress=len(refs) > 50)
+                          cfg.resolve_path(cfg.data.cache_dir), progress=progress)
 
 
 def needs_r2(cfg: Config) -> bool:

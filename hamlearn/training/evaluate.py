@@ -188,11 +188,26 @@ def prediction_entry(structure: Structure, ref: Reference, p: dict) -> dict:
 def predict_entries(model, cfg: Config, structures) -> list[dict]:
     """Prediction entries (`prediction_entry`) of validated ``structures``: model-basis
     integrals (no SCF), features, model and QM layer in one pass."""
+    from hamlearn.errors import DatasetError
+    from hamlearn.training.batches import model_baselines
+
     refs = [unlabelled_reference(s, cfg.model.basis) for s in structures]
-    data = prepare(refs, cfg)
-    batcher = Batcher(data, cfg, len(refs), with_targets=False)
-    preds = predict_indices(model, data, batcher, range(len(refs)))
-    return [prediction_entry(s, r, p) for s, r, p in zip(structures, refs, preds)]
+    out: list[dict | None] = [None] * len(refs)
+    base = [None] * len(refs)
+    if cfg.model.baseline != "none":  # one molecule at a time: a failed SCF fails only it
+        for k, r in enumerate(refs):
+            try:
+                (base[k],) = model_baselines([r], cfg)
+            except DatasetError as err:
+                out[k] = {"name": r.structure.label, "ok": False, "error": str(err)}
+    ok = [k for k in range(len(refs)) if out[k] is None]
+    if ok:
+        data = prepare([refs[k] for k in ok], cfg, base=[base[k] for k in ok])
+        batcher = Batcher(data, cfg, len(ok), with_targets=False)
+        preds = predict_indices(model, data, batcher, range(len(ok)))
+        for k, p in zip(ok, preds):
+            out[k] = prediction_entry(structures[k], refs[k], p)
+    return out
 
 
 def evaluate_references(model, refs: list[Reference], indices, cfg: Config, *,

@@ -167,7 +167,7 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
     except ValueError as err:
         raise ConfigError(str(err)) from None
     t1 = time.perf_counter()
-    data = prepare(refs, cfg, store=True)
+    data = prepare(refs, cfg, store=True, progress=progress)
     log.info("%d molecules (train %d, validation %d, test %d): references %.1f s, "
              "features %.1f s", len(refs), len(split.train), len(split.validation),
              len(split.test), t1 - t0, time.perf_counter() - t1)

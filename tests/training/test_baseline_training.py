@@ -131,3 +131,20 @@ def test_own_basis_errors_of_the_initial_model(cache, tmp_path):
     assert got["mae_mo_occupied_ev"] == pytest.approx(want_mo, rel=1e-8)
     assert got["mae_dipole_debye"] == pytest.approx(want_dip, rel=1e-8)
     assert got["mae_mo_occupied_ev"] > 1e-4  # a fit, not the SCF itself
+
+
+def test_a_failed_baseline_scf_fails_only_its_molecule(cache, tmp_path):
+    import ase.build
+
+    from hamlearn.data.structure import Structure
+    from hamlearn.training.predict import predict_with_model
+    from hamlearn.training.run import train
+
+    res = train(_cfg(cache, "scf", "train.epochs=1"), tmp_path / "run", progress=False)
+    # water's SCF is in the cache; acetaldehyde's must run (no other test predicts it), and
+    # one cycle cannot converge
+    strict = _cfg(cache, "scf", "data.max_cycle=1")
+    water, new = (Structure.from_atoms(ase.build.molecule(n)) for n in ("H2O", "CH3CHO"))
+    got = predict_with_model(strict, res.model, [new, water])
+    assert not got[0]["ok"] and "converge" in got[0]["error"]
+    assert got[1]["ok"] and np.isfinite(got[1]["gap_ev"])
