@@ -114,4 +114,5 @@ def test_transferability(kernel, tmp_path):
     out = text_output(nb)
     assert "test 31 molecules" in out  # every third QM7 molecule with 6 heavy atoms
     assert "MAE by heavy-atom count" in out
-    assert n_figures(nb) == 3
+    assert "F0 = scf + correction (6 heavy)" in out  # the delta-learning section
+    assert n_figures(nb) == 4
