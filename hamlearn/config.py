@@ -269,6 +269,8 @@ class SplitConfig:
             'size', renormalised).
         train, validation, test: index lists for 'explicit'.
         max_train_heavy_atoms: size threshold for 'size'.
+        n_train: keep a seeded subset of this many training molecules (validation and
+            test unchanged: the points of a learning curve); None keeps them all.
     """
 
     kind: str = choice("random", "explicit", "size")
@@ -277,6 +279,7 @@ class SplitConfig:
     validation: tuple[int, ...] = bounded((), 0)
     test: tuple[int, ...] = bounded((), 0)
     max_train_heavy_atoms: int = bounded(3, 0)
+    n_train: int | None = bounded(None, 1)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,15 +1,16 @@
 #!/usr/bin/env python
-"""Hybrid (Hamiltonian) against direct models, multi-target ablation, size transfer and
-reduced basis, on one dataset: trains every run, writes a table and plots.
+"""Hybrid (Hamiltonian) against direct models, multi-target ablation, size transfer,
+reduced basis, delta learning on baseline Hamiltonians and learning curves, on one dataset:
+trains every run, writes a table and plots.
 
     python scripts/compare.py --config configs/qm7_def2tzvp.yaml --out runs/compare \\
-        [--parts targets direct transfer basis] [--basis def2-svp=configs/qm7_def2svp.yaml] \\
-        [--set train.epochs=100 ...]
+        [--parts targets direct transfer basis baselines curves] \\
+        [--basis def2-svp=configs/qm7_def2svp.yaml] [--set train.epochs=100 ...]
 
 Runs live in ``OUT/<part>/<name>``; each finished run writes ``result.json``, so the same
 command resumes an interrupted study. Outputs: ``OUT/compare.md`` (tables of test MAEs
 in eV, Debye, a.u. and %, with the plain minimal-basis calculation as a baseline),
-``OUT/compare.json`` and ``OUT/mae_by_size_<part>.png``.
+``OUT/compare.json``, ``OUT/mae_by_size_<part>.png`` and ``OUT/learning_curves.png``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="base config of the hybrid model")
     parser.add_argument("--out", required=True, help="study folder")
     parser.add_argument("--parts", nargs="+", default=None,
-                        help="targets direct transfer basis (default: all)")
+                        help="targets direct transfer basis baselines curves (default: all)")
     parser.add_argument("--basis", action="append", default=[], metavar="BASIS=CONFIG",
                         help="extra target basis for the basis part and its data config")
     parser.add_argument("--max-train-heavy-atoms", type=int, default=5,

@@ -72,4 +72,12 @@ def make_split(structures: list[Structure], cfg: SplitConfig, seed: int) -> Spli
         raise DatasetError(f"unknown split kind {cfg.kind!r}")
     if len(split.train) == 0:
         raise DatasetError(f"train.split ({cfg.kind}) leaves no training molecules out of {n}")
+    if cfg.n_train is not None:
+        if cfg.n_train > len(split.train):
+            raise DatasetError(f"train.split.n_train={cfg.n_train}: the split has only "
+                               f"{len(split.train)} training molecules")
+        # nested subsets: the first n_train of one seeded order, so a smaller set is part of
+        # every larger one (a learning curve adds molecules, it does not redraw them)
+        order = np.random.default_rng([seed, 1]).permutation(split.train)
+        split = dataclasses.replace(split, train=np.sort(order[:cfg.n_train]))
     return split

@@ -11,7 +11,10 @@ Parts (arXiv:2504.01187's questions):
 * ``basis``: the same STO-3G model trained on targets of different bases (reduced basis);
 * ``baselines``: delta learning (``model.baseline``): the hybrid model predicting F itself
   against corrections to extended Hueckel, the atomic-density Fock and the converged
-  model-basis SCF (the ``transfer`` part has the last two as rows too).
+  model-basis SCF (the ``transfer`` part has the last two as rows too);
+* ``curves``: learning curves: the hybrid model (on F itself and on the SCF baseline) and
+  the direct surrogates on nested subsets of 1/8, 1/4, 1/2 and all of the training set
+  (``train.split.n_train``), validation and test unchanged; plotted log-log.
 
 Every part also scores the plain minimal-basis calculation (the reference model-basis
 Fock through the QM layer, no learning) on the same test molecules: what the minimal
@@ -37,7 +40,7 @@ from hamlearn.training.references import load_references
 
 log = logging.getLogger("hamlearn.training")
 
-PARTS = ("targets", "direct", "transfer", "basis", "baselines")
+PARTS = ("targets", "direct", "transfer", "basis", "baselines", "curves")
 
 #: loss variants of the ``targets`` part: overrides of ``train.loss``
 LOSS_VARIANTS = {
@@ -57,6 +60,11 @@ BASELINE_VARIANTS = {f"hybrid+{b}" if b != "none" else "hybrid": (
                                                                      "scf")}
 #: rows of the ``transfer`` part besides `DIRECT`
 TRANSFER_EXTRA = {k: BASELINE_VARIANTS[k] for k in ("hybrid+sad", "hybrid+scf")}
+#: the models of the ``curves`` part, and its training-set fractions
+CURVE_MODELS = {"hybrid": DIRECT["hybrid"], "hybrid+scf": BASELINE_VARIANTS["hybrid+scf"],
+                "direct-dipole": DIRECT["direct-dipole"],
+                "direct-polarizability": DIRECT["direct-polarizability"]}
+CURVE_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +115,23 @@ def study_variants(config: str | Path, parts=PARTS, *, max_train_heavy_atoms: in
         out += [Variant("basis", b, c, full + o) for b, (c, o) in bases.items()]
     if "baselines" in parts:
         out += [Variant("baselines", n, config, o) for n, o in BASELINE_VARIANTS.items()]
+    if "curves" in parts:
+        n_full = training_set_size(base)
+        sizes = sorted({max(1, round(f * n_full)) for f in CURVE_FRACTIONS})
+        out += [Variant("curves", f"{m}@{n}", config, o + (f"train.split.n_train={n}",))
+                for m, o in CURVE_MODELS.items() for n in sizes]
     return out
+
+
+def training_set_size(cfg: Config) -> int:
+    """How many training molecules ``cfg``'s split gives (its sources read, nothing
+    computed)."""
+    from hamlearn.data.sources import load_structures
+    from hamlearn.training.split import make_split
+
+    structures = load_structures(cfg.data, cfg.root, [])
+    full = dataclasses.replace(cfg.train.split, n_train=None)
+    return len(make_split(structures, full, cfg.train.seed).train)
 
 
 # --------------------------------------------------------------------------- one run
@@ -271,6 +295,30 @@ def plot_study(results: list[dict], out: str | Path) -> list[Path]:
         fig.suptitle(f"{part}: test MAE by molecule size")
         fig.tight_layout()
         path = Path(out) / f"mae_by_size_{part}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    rows = [r for r in results if r["part"] == "curves"]
+    if rows:
+        keys = ("eigenvalues_ev", "gap_ev", "dipole_debye", "polarizability_pct")
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6))
+        for ax, key in zip(axes, keys):
+            for model in dict.fromkeys(r["name"].split("@")[0] for r in rows):
+                pts = sorted((r["n_train"], r["metrics"]["mae_" + key]) for r in rows
+                             if r["name"].split("@")[0] == model and "mae_" + key in r["metrics"])
+                if pts:
+                    ax.plot(*zip(*pts), "o-", label=model)
+            base = rows[0].get("minimal_basis", {}).get("metrics", {})
+            if "mae_" + key in base:
+                ax.axhline(base["mae_" + key], color="k", ls="--", label="minimal basis")
+            ax.set(xlabel="training molecules", ylabel=f"test MAE {dict(COLUMNS)[key]}",
+                   xscale="log", yscale="log")
+        labelled = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
+        if labelled:
+            labelled[0].legend(fontsize=8)
+        fig.suptitle("learning curves (test MAE against training-set size)")
+        fig.tight_layout()
+        path = Path(out) / "learning_curves.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)

@@ -69,3 +69,21 @@ def test_baseline_rows_of_the_study():
     for name in ("hybrid+sad", "hybrid+scf"):
         cfg = got[("transfer", name)]
         assert cfg.train.split.kind == "size" and cfg.model.baseline == name.split("+")[1]
+
+
+def test_learning_curve_variants_and_plot(tmp_path):
+    """The curves part: nested training subsets of the base split for every curve model;
+    the log-log plot is written from the results."""
+    from hamlearn.training.study import CURVE_MODELS, plot_study
+
+    variants = study_variants(TINY, ["curves"])  # TINY trains on 3 molecules
+    sizes = sorted({v.load().train.split.n_train for v in variants})
+    assert sizes == [1, 2, 3]
+    assert {v.name.split("@")[0] for v in variants} == set(CURVE_MODELS)
+    assert len(variants) == len(CURVE_MODELS) * len(sizes)
+    results = [{"part": "curves", "name": v.name, "n_train": v.load().train.split.n_train,
+                "metrics": {"mae_dipole_debye": 1.0 / v.load().train.split.n_train},
+                "minimal_basis": {"metrics": {"mae_dipole_debye": 0.5}}} for v in variants]
+    written = plot_study(results, tmp_path)
+    assert tmp_path / "learning_curves.png" in written
+    assert (tmp_path / "learning_curves.png").stat().st_size > 1000

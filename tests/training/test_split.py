@@ -36,3 +36,19 @@ def test_explicit_errors():
         make_split(s, SplitConfig(kind="explicit", train=(0, 7)), 0)
     with pytest.raises(ValueError, match="no molecule has more"):
         make_split(s, SplitConfig(kind="size", max_train_heavy_atoms=3), 0)
+
+
+def test_n_train_takes_nested_subsets_and_keeps_validation_and_test():
+    s = mols([1] * 40)
+    full = make_split(s, SplitConfig(fractions=(0.6, 0.2, 0.2)), seed=2)
+    subsets = [make_split(s, SplitConfig(fractions=(0.6, 0.2, 0.2), n_train=n), seed=2)
+               for n in (3, 6, 12, 24)]
+    for a, b in zip(subsets, subsets[1:]):
+        assert set(a.train) < set(b.train)  # a learning curve adds molecules
+    for sub in subsets:
+        assert set(sub.train) <= set(full.train)
+        np.testing.assert_array_equal(sub.validation, full.validation)
+        np.testing.assert_array_equal(sub.test, full.test)
+    assert [len(x.train) for x in subsets] == [3, 6, 12, 24]
+    with pytest.raises(ValueError, match="n_train=25"):
+        make_split(s, SplitConfig(fractions=(0.6, 0.2, 0.2), n_train=25), seed=2)
