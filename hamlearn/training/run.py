@@ -136,6 +136,20 @@ def initial_model(cfg: Config, data: Prepared, split: Split) -> HamiltonianModel
     return model
 
 
+def relative_mae(metrics: dict, initial: dict, weights: dict[str, float]) -> float:
+    """Mean over the weighted targets of validation MAE / the initial model's MAE (each
+    target's MAEs in its own units, ``mae_<target>_<unit>``, averaged over its units)."""
+    ratios = []
+    for name, w in weights.items():
+        keys = [k for k in metrics if k.startswith(f"mae_{name}_")
+                and "_" not in k[len(f"mae_{name}_"):] and initial.get(k)]
+        if w and keys:
+            ratios.append(np.mean([metrics[k] / initial[k] for k in keys]))
+    if not ratios:
+        raise ConfigError("train.select=relative_mae: no weighted target has a validation MAE")
+    return float(np.mean(ratios))
+
+
 def ridge_target(data: Prepared, i: int) -> np.ndarray:
     """What the model's F fits for molecule ``i``: the model-basis Fock, less the baseline
     Hamiltonian of delta learning when there is one."""
@@ -186,7 +200,7 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
     # built when validating, one at a time (a fixed-shape batch of 64 QM9 molecules is ~550 MB)
     val_batches = LazyBatches(lambda c: shard_batch(batcher.batch(c), mesh), val_chunks)
 
-    model = initial_model(cfg, data, split)
+    model = model0 = initial_model(cfg, data, split)
     if not resume_run:  # does the initial Fock model transfer in its own basis?
         own = own_basis_errors(model, data, batcher,
                                split.test if len(split.test) else split.validation)
@@ -227,6 +241,17 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
         metrics = evaluate_indices(m, data, batcher, val_idx, cfg, preds=preds)["metrics"]
         return {"loss": float(np.mean(losses)),
                 **{k: v for k, v in metrics.items() if k.startswith("mae_")}}
+
+    if cfg.train.select == "relative_mae":  # the initial model's validation MAEs
+        init_path = workdir / "validation_init.json"
+        if not (resume_run and init_path.is_file()):
+            init_path.write_text(json.dumps(validate(replicate(model0, mesh)), indent=1))
+        initial = json.loads(init_path.read_text())
+        plain_validate = validate
+
+        def validate(m):  # noqa: F811 - the same validation plus the relative MAE
+            metrics = plain_validate(m)
+            return {**metrics, "relative_mae": relative_mae(metrics, initial, weights)}
 
     step = make_train_step(loss_fn, optimizer)
     model, opt_state, state = fit(model, opt_state, step, batches_for_epoch, validate, cfg.train,

@@ -148,3 +148,28 @@ def test_a_failed_baseline_scf_fails_only_its_molecule(cache, tmp_path):
     got = predict_with_model(strict, res.model, [new, water])
     assert not got[0]["ok"] and "converge" in got[0]["error"]
     assert got[1]["ok"] and np.isfinite(got[1]["gap_ev"])
+
+
+def test_relative_mae_selection(cache, tmp_path):
+    """``train.select: relative_mae``: the initial model's validation MAEs are stored, every
+    validation row carries the mean ratio to them, and the best epoch is its minimum."""
+    import json
+
+    from hamlearn.training.run import relative_mae, train
+
+    cfg = _cfg(cache, "sad", "train.select=relative_mae", "train.epochs=3")
+    train(cfg, tmp_path / "run", progress=False)
+    initial = json.loads((tmp_path / "run" / "validation_init.json").read_text())
+    rows = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    val = [r for r in rows if r["kind"] == "val"]
+    weights = {"eigenvalues": 1.0, "dipole": 1.0, "polarizability": 0.1}
+    for r in val:
+        want = np.mean([r["mae_eigenvalues_ev"] / initial["mae_eigenvalues_ev"],
+                        r["mae_dipole_debye"] / initial["mae_dipole_debye"],
+                        np.mean([r["mae_polarizability_au"] / initial["mae_polarizability_au"],
+                                 r["mae_polarizability_pct"]
+                                 / initial["mae_polarizability_pct"]])])
+        assert r["relative_mae"] == pytest.approx(want, rel=1e-12)
+        assert relative_mae(r, initial, weights) == pytest.approx(want, rel=1e-12)
+    best = json.loads((tmp_path / "run" / "checkpoints" / "best.json").read_text())
+    assert best["epoch"] == min(val, key=lambda r: r["relative_mae"])["epoch"]
