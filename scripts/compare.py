@@ -1,16 +1,19 @@
 #!/usr/bin/env python
 """Hybrid (Hamiltonian) against direct models, multi-target ablation, size transfer,
-reduced basis, delta learning on baseline Hamiltonians and learning curves, on one dataset:
-trains every run, writes a table and plots.
+reduced basis, delta learning on baseline Hamiltonians, the size series and learning curves,
+on one dataset: trains every run, writes a table and plots.
 
     python scripts/compare.py --config configs/qm7_def2tzvp.yaml --out runs/compare \\
-        [--parts targets direct transfer basis baselines curves] \\
+        [--parts targets direct transfer basis baselines series curves] \\
         [--basis def2-svp=configs/qm7_def2svp.yaml] [--set train.epochs=100 ...]
 
 Runs live in ``OUT/<part>/<name>``; each finished run writes ``result.json``, so the same
 command resumes an interrupted study. Outputs: ``OUT/compare.md`` (tables of test MAEs
 in eV, Debye, a.u. and %, with the plain minimal-basis calculation as a baseline),
-``OUT/compare.json``, ``OUT/mae_by_size_<part>.png`` and ``OUT/learning_curves.png``.
+``OUT/compare.json``, ``OUT/mae_by_size_<part>.png``, ``OUT/learning_curves.png`` and
+``OUT/size_series.png``. The series part needs a 6-31g(2df,p) target basis (the series'
+labels; e.g. configs/qm9_full_spectrum_train.yaml) and is left out of the default parts
+otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="base config of the hybrid model")
     parser.add_argument("--out", required=True, help="study folder")
     parser.add_argument("--parts", nargs="+", default=None,
-                        help="targets direct transfer basis baselines curves (default: all)")
+                        help="targets direct transfer basis baselines series curves (default: all)")
     parser.add_argument("--basis", action="append", default=[], metavar="BASIS=CONFIG",
                         help="extra target basis for the basis part and its data config")
     parser.add_argument("--max-train-heavy-atoms", type=int, default=5,
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args) -> int:
-    from hamlearn.training.study import (PARTS, format_study, plot_study, run_study,
+    from hamlearn.training.study import (default_parts, format_study, plot_study, run_study,
                                          study_variants)
 
     extra = {}
@@ -59,7 +62,7 @@ def run(args) -> int:
         if not sep or not Path(cfg).is_file():
             raise ValueError(f"--basis {item!r}: expected BASIS=CONFIG with an existing file")
         extra[basis] = cfg
-    variants = study_variants(args.config, args.parts or PARTS, basis_configs=extra,
+    variants = study_variants(args.config, args.parts or default_parts(args.config), basis_configs=extra,
                               max_train_heavy_atoms=args.max_train_heavy_atoms)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

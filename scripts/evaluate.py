@@ -1,14 +1,18 @@
 #!/usr/bin/env python
 """Evaluate a trained run on any structure file (or on its own test split).
 
-    python scripts/evaluate.py --run runs/NAME [--structures FILE | --qm9 SELECTION] [--out DIR]
+    python scripts/evaluate.py --run runs/NAME [--structures FILE | --qm9 SELECTION |
+                                                --series [FAMILY ...]] [--out DIR]
 
 References for FILE come through the run's reference cache (computed when missing) with
 the run's method and bases. Writes ``metrics.json``, ``parity.png`` and ``report.md`` to
 DIR (default ``<run>/eval/<file stem or 'test'>``) and prints MAE/RMSE per target in eV,
 Debye, a.u. and %, grouped by heavy-atom count, then the markdown report: data, model,
 errors beside those of the plain minimal-basis calculation (the references' model-basis
-Fock through the same QM layer, no model), MAE by heavy-atom count.
+Fock through the same QM layer, no model), MAE by heavy-atom count. ``--series`` scores
+the shipped size series (`hamlearn.data.size_series`, runs with a 6-31g(2df,p) target
+basis; only model-basis SCFs are run) and adds ``members.md``: every member's errors
+beside the plain calculation's.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --qm9: the plain minimal-basis rows on a seeded sample of "
                         "N molecules (each needs a model-basis SCF; default: the run's "
                         "data.model_scf_sample, all when unset)")
+    parser.add_argument("--series", nargs="*", metavar="FAMILY",
+                        help="the shipped size series (polyene acene polyenoic_acid; all "
+                        "when none is named) with its B3LYP/6-31G(2df,p) labels")
+    parser.add_argument("--series-max-atoms", type=int, metavar="N",
+                        help="with --series: members with at most N atoms")
     parser.add_argument("--name", help="name of the output folder under <run>/eval")
     args = parser.parse_args(argv)
     from hamlearn.runtime import setup_jax
@@ -64,8 +73,9 @@ def run(args) -> int:
     from hamlearn.training.references import load_references
     from hamlearn.training.study import minimal_basis_result
 
-    if args.qm9 and args.structures:
-        raise ConfigError("--qm9 and --structures: give one of them")
+    if sum(x is not None and x is not False for x in (args.qm9, args.structures,
+                                                      args.series)) > 1:
+        raise ConfigError("--qm9, --structures and --series: give one of them")
     run_dir = Path(args.run)
     cfg, model = load_run(run_dir, args.which)
     structures = args.structures or cfg.eval.structures
@@ -74,6 +84,16 @@ def run(args) -> int:
         refs = _model_can_describe(refs, cfg)
         indices, name = list(range(len(refs))), args.name or "qm9"
         source = f"QM9 {args.qm9}"
+    elif args.series is not None:
+        from hamlearn.training.references import series_references
+
+        refs = series_references(cfg, families=args.series or None,
+                                 max_atoms=args.series_max_atoms, progress=not args.no_progress)
+        refs = _model_can_describe(refs, cfg)
+        indices, name = list(range(len(refs))), args.name or "size_series"
+        source = (f"size series ({', '.join(args.series) or 'all families'}"
+                  + (f", <= {args.series_max_atoms} atoms" if args.series_max_atoms else "")
+                  + "; shipped B3LYP/6-31G(2df,p) labels)")
     elif structures:
         path = Path(structures).resolve()
         if not path.is_file():
@@ -101,9 +121,35 @@ def run(args) -> int:
     print(format_table(result["metrics"], result["by_size"]))
     written = [out / "metrics.json", out / REPORT_MD] + ([out / "parity.png"] if cfg.eval.plots
                                                           else [])
+    if args.series is not None:
+        written.append(_write_members(result, refs, baseline, out))
     print(f"\nwritten: {', '.join(map(str, written))}\n")
     print(report, end="")
     return 0
+
+
+def _write_members(result, refs, baseline, out: Path) -> Path:
+    """``members.md``: per member, atoms and the MAE of the main targets, model / plain."""
+    from hamlearn.training.metrics import target_label
+    from hamlearn.training.study import member_rows
+
+    rows = member_rows(result["errors"], refs)
+    plain = {m["name"]: m for m in (baseline or {}).get("members", [])}
+    keys = [k for k in ("mae_gap_ev", "mae_homo_ev", "mae_lumo_ev", "mae_eigenvalues_ev",
+                        "mae_dipole_debye", "mae_polarizability_pct",
+                        "mae_polarizability_iso_au") if any(k in r for r in rows)]
+    lines = ["| member | atoms | " + " | ".join(f"{target_label(k)} model / plain"
+                                                for k in keys) + " |",
+             "|---" * (len(keys) + 2) + "|"]
+    for r in rows:
+        p = plain.get(r["name"], {})
+        cells = [f"{r[k]:.3g} / {p[k]:.3g}" if k in p else
+                 (f"{r[k]:.3g} / -" if k in r else "-") for k in keys]
+        lines.append(f"| {r['name']} | {r['n_atoms']} | " + " | ".join(cells) + " |")
+    path = out / "members.md"
+    path.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return path
 
 
 def _qm9_config(run_dir: Path, cfg, args):

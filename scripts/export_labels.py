@@ -16,6 +16,7 @@ Exit status 0 on success, 1 when nothing could be exported, 2 for a bad config.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import sys
 from pathlib import Path
@@ -30,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="the data config that made the cache")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", help="output npz (default: the package's label set)")
+    parser.add_argument("--series", action="store_true",
+                        help="the size-series label file (hamlearn.data.size_series) from "
+                        "configs/size_series.yaml's cache instead of the QM9 label set")
     parser.add_argument("--allow-missing", action="store_true",
                         help="export the molecules that are cached, list the others")
     args = parser.parse_args(argv)
@@ -61,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     if not refs:
         print("error: no molecule of the config is in its cache", file=sys.stderr)
         return 1
+    if args.series:
+        return _export_series(cfg, refs, missing, args)
     slices = {src.qm9.slice for src in cfg.data.sources if src.qm9 is not None}
     if len(slices) != 1 or any(src.qm9 is None for src in cfg.data.sources):
         print("error: data.sources must be qm9 selections, all from the same table "
@@ -80,6 +86,45 @@ def main(argv: list[str] | None = None) -> int:
     summary = labelset.write_label_set(qm9.table(rows), refs, out, info)
     print(f"{summary['molecules']} molecules, {summary['bytes'] / 1024:.0f} KiB: {out}")
     print(agreement_table(refs, [qm9.labels(r) for r in rows], qm9.n_heavy[rows]))
+    return 0
+
+
+def _export_series(cfg, refs, missing, args) -> int:
+    """The size-series labels: the cached references of the shipped xyz, renamed to their
+    members (the geometry must be the shipped one), written to `size_series.LABELS`."""
+    from hamlearn.config import config_to_dict
+    from hamlearn.data import size_series
+    from hamlearn.data.reference import ReferenceSettings
+    from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
+
+    shipped = size_series.shipped_structures()
+    named = []
+    for r in refs:
+        match = [s for s in shipped if len(s.numbers) == len(r.structure.numbers)
+                 and np.array_equal(s.numbers, r.structure.numbers)
+                 and np.allclose(s.positions, r.structure.positions, atol=1e-8)]
+        if len(match) != 1:
+            print(f"error: {r.structure.label} is not a shipped size-series geometry",
+                  file=sys.stderr)
+            return 2
+        named.append(dataclasses.replace(r, structure=match[0]))
+    settings = ReferenceSettings.from_config(cfg.data)
+    info = {"settings": settings.as_meta(), "config": Path(args.config).name,
+            "sources": config_to_dict(cfg)["data"]["sources"],
+            "n_requested": len(refs) + len(missing), "n_missing": len(missing),
+            "written": datetime.date.today().isoformat(),
+            "seconds": {r.structure.name: r.meta.get("timings", {}).get(size_series.BASIS, {})
+                        .get("seconds") for r in named},
+            "units": "atomic (Hartree, e Bohr, Bohr^3); dipole origin: nuclear charge centre"}
+    out = Path(args.out) if args.out else size_series.LABELS
+    summary = size_series.write_labels(named, out, info)
+    print(f"{summary['molecules']} molecules, {summary['bytes'] / 1024:.0f} KiB: {out}")
+    for r in named:
+        lab = r.target(size_series.BASIS)
+        print(f"  {r.structure.name:<18} {len(r.structure.numbers):>3} atoms  gap "
+              f"{lab.gap * HARTREE_TO_EV:.3f} eV  |mu| {np.linalg.norm(lab.dipole) * AU_TO_DEBYE:.3f} D"
+              f"  alpha_iso {np.trace(lab.polarizability('coupled')) / 3:.1f} a.u.  "
+              f"{info['seconds'][r.structure.name] or float('nan'):.0f} s")
     return 0
 
 

@@ -92,3 +92,38 @@ def unlabelled_reference(structure: Structure, basis: str) -> Reference:
     """A `Reference` with model-basis integrals only (labels empty), for prediction."""
     return Reference(structure=structure, method="none",
                      model=model_basis_data(structure, basis), labels={})
+
+
+def series_references(cfg: Config, *, families=None, max_atoms: int | None = None,
+                      progress: bool = True) -> list[Reference]:
+    """The shipped size series (`hamlearn.data.size_series`) as references of a run: the
+    model-basis SCF through the run's cache (the ridge/plain rows and the 'scf' baseline
+    need it), the shipped B3LYP/6-31G(2df,p) labels attached. Members without shipped
+    labels are left out.
+
+    Raises:
+        ConfigError: the run's target basis is not the series' (6-31g(2df,p)).
+        DatasetError: no member left (none labelled, or every SCF failed).
+    """
+    from hamlearn.data import size_series as ss
+    from hamlearn.data.generate import generate
+    from hamlearn.data.reference import ReferenceSettings
+
+    if cfg.train.target_basis.lower() != ss.BASIS:
+        raise ConfigError(f"the size series is labelled in {ss.BASIS}; the run's target basis "
+                          f"is {cfg.train.target_basis!r}")
+    labels = ss.shipped_labels()
+    structures = [s for s in ss.shipped_structures(families, max_atoms) if s.name in labels]
+    if not structures:
+        raise DatasetError("no member of the size-series selection has shipped labels")
+    settings = ReferenceSettings.from_config(dataclasses.replace(cfg.data, target_bases=()))
+    res = generate(structures, settings, cfg.resolve_path(cfg.data.cache_dir),
+                   n_workers=cfg.data.n_workers, threads_per_worker=cfg.data.threads_per_worker,
+                   progress=progress)
+    for f in res.failures:
+        log.warning("size series: %s failed (%s), left out", f.name, f.reason)
+    if not res.references:
+        raise DatasetError("size series: every model-basis SCF failed (see the lines above)")
+    return [dataclasses.replace(r, labels={**r.labels, ss.BASIS: labels[r.structure.name]},
+                                meta={**r.meta, "labels_source": ss.SOURCE})
+            for r in res.references]

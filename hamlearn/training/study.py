@@ -12,6 +12,10 @@ Parts (arXiv:2504.01187's questions):
 * ``baselines``: delta learning (``model.baseline``): the hybrid model predicting F itself
   against corrections to extended Hueckel, the atomic-density Fock and the converged
   model-basis SCF (the ``transfer`` part has the last two as rows too);
+* ``series``: the size series (`hamlearn.data.size_series`: polyenes, acenes, polyenoic
+  acids up to 42 atoms, shipped B3LYP/6-31G(2df,p) labels): the base config's hybrid model,
+  the same on the SCF baseline and the direct surrogates, each also evaluated on every
+  member; errors against size in ``size_series.png`` (needs a 6-31g(2df,p) target basis);
 * ``curves``: learning curves: the hybrid model (on F itself and on the SCF baseline) and
   the direct surrogates on nested subsets of 1/8, 1/4, 1/2 and all of the training set
   (``train.split.n_train``), validation and test unchanged; plotted log-log.
@@ -40,7 +44,7 @@ from hamlearn.training.references import load_references
 
 log = logging.getLogger("hamlearn.training")
 
-PARTS = ("targets", "direct", "transfer", "basis", "baselines", "curves")
+PARTS = ("targets", "direct", "transfer", "basis", "baselines", "series", "curves")
 
 #: loss variants of the ``targets`` part: overrides of ``train.loss``
 LOSS_VARIANTS = {
@@ -65,6 +69,11 @@ CURVE_MODELS = {"hybrid": DIRECT["hybrid"], "hybrid+scf": BASELINE_VARIANTS["hyb
                 "direct-dipole": DIRECT["direct-dipole"],
                 "direct-polarizability": DIRECT["direct-polarizability"]}
 CURVE_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
+#: the models of the ``series`` part: the base config's own loss, so a paper-style config
+#: keeps its targets
+SERIES_MODELS = {"hybrid": (), "hybrid+scf": ("model.baseline=scf",),
+                 "direct-dipole": DIRECT["direct-dipole"],
+                 "direct-polarizability": DIRECT["direct-polarizability"]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +106,11 @@ def study_variants(config: str | Path, parts=PARTS, *, max_train_heavy_atoms: in
         raise ValueError(f"unknown study part(s) {sorted(unknown)}; choose from {PARTS}")
     config = str(config)
     base = load_config(config)
+    if "series" in parts and not series_applies(base):
+        from hamlearn.data.size_series import BASIS
+
+        raise ValueError(f"the series part needs train.target_basis {BASIS} (the size "
+                         f"series' labels); {config} has {base.train.target_basis}")
     out = []
     if "targets" in parts:
         out += [Variant("targets", n, config, o) for n, o in LOSS_VARIANTS.items()]
@@ -115,12 +129,26 @@ def study_variants(config: str | Path, parts=PARTS, *, max_train_heavy_atoms: in
         out += [Variant("basis", b, c, full + o) for b, (c, o) in bases.items()]
     if "baselines" in parts:
         out += [Variant("baselines", n, config, o) for n, o in BASELINE_VARIANTS.items()]
+    if "series" in parts:
+        out += [Variant("series", n, config, o) for n, o in SERIES_MODELS.items()]
     if "curves" in parts:
         n_full = training_set_size(base)
         sizes = sorted({max(1, round(f * n_full)) for f in CURVE_FRACTIONS})
         out += [Variant("curves", f"{m}@{n}", config, o + (f"train.split.n_train={n}",))
                 for m, o in CURVE_MODELS.items() for n in sizes]
     return out
+
+
+def series_applies(cfg: Config) -> bool:
+    """Whether the size series can score ``cfg``'s runs (its target basis is the series')."""
+    from hamlearn.data.size_series import BASIS
+
+    return cfg.train.target_basis.lower() == BASIS
+
+
+def default_parts(config: str | Path) -> tuple[str, ...]:
+    """`PARTS` without ``series`` where the config's target basis is not the series'."""
+    return tuple(p for p in PARTS if p != "series" or series_applies(load_config(config)))
 
 
 def training_set_size(cfg: Config) -> int:
@@ -164,12 +192,39 @@ def run_variant(variant: Variant, out: str | Path, *, common: tuple[str, ...] = 
     own = workdir / "own_basis_init.json"
     if own.is_file():
         result["own_basis_init"] = json.loads(own.read_text())
+    if variant.part == "series":
+        result["series"] = series_result(res.model, cfg, progress=progress)
     done.write_text(json.dumps(result, indent=1))
     return result
 
 
 def _str_keys(d: dict) -> dict:
     return {str(k): v for k, v in d.items()}
+
+
+def series_result(model, cfg: Config, refs=None, *, families=None,
+                  max_atoms: int | None = None, progress: bool = False) -> dict:
+    """Errors of a trained model (any kind) on the size series: metrics over the members,
+    one row per member (`member_rows`) and the plain minimal-basis calculation's."""
+    from hamlearn.training.references import series_references
+
+    if refs is None:
+        refs = series_references(cfg, families=families, max_atoms=max_atoms,
+                                 progress=progress)
+    idx = list(range(len(refs)))
+    ev = runner_for(cfg).evaluate(model, refs, idx, cfg, progress=progress)
+    return {"metrics": ev["metrics"], "members": member_rows(ev["errors"], refs),
+            "minimal_basis": minimal_basis_result(refs, idx, cfg)}
+
+
+def member_rows(errors: list[dict], refs) -> list[dict]:
+    """Per molecule: name, atom and heavy-atom counts and the MAE of every target."""
+    from hamlearn.training.split import n_heavy_atoms
+
+    return [{"name": r.structure.name, "n_atoms": len(r.structure.numbers),
+             "n_heavy": n_heavy_atoms(r.structure),
+             **{f"mae_{k}": float(np.mean(np.abs(v))) for k, v in e.items()}}
+            for e, r in zip(errors, refs)]
 
 
 def minimal_basis_result(refs, indices, cfg: Config) -> dict:
@@ -200,7 +255,8 @@ def minimal_basis_result(refs, indices, cfg: Config) -> dict:
                    if key in outs}}
         errors.append(molecule_errors(pred, r, loss, cfg.train.target_basis,
                                       loss.polarizability_kind))
-    return {"metrics": summarize(errors), "by_size": _str_keys(by_size(errors, sel))}
+    return {"metrics": summarize(errors), "by_size": _str_keys(by_size(errors, sel)),
+            "members": member_rows(errors, sel)}
 
 
 def run_study(variants: list[Variant], out: str | Path, *, common: tuple[str, ...] = (),
@@ -265,7 +321,61 @@ def format_study(results: list[dict]) -> str:
                 lines.append(_row(f"minimal basis, no model ({r['target_basis']})",
                                   base["metrics"], f"- / {r['n_test']}"))
         lines.append("")
+    series = [r for r in results if r.get("series")]
+    if series:
+        lines += ["### series: the size series (polyenes, acenes, polyenoic acids)", "",
+                  "| run | " + " | ".join(t for _, t in COLUMNS) + " | members |",
+                  "|---" * (len(COLUMNS) + 2) + "|"]
+        for r in series:
+            m = r["series"]["metrics"]
+            lines.append(_row(r["name"], m, str(m["n_molecules"])))
+        base = series[0]["series"].get("minimal_basis") or {}
+        if base:
+            lines.append(_row("minimal basis, no model", base["metrics"],
+                              str(base["metrics"]["n_molecules"])))
+        lines.append("")
     return "\n".join(lines)
+
+
+def plot_series(results: list[dict], out: str | Path) -> Path | None:
+    """``size_series.png``: per-member MAE against atom count, one panel per target, one
+    line per model and family (the plain minimal-basis calculation dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results if r.get("series")]
+    if not rows:
+        return None
+    keys = ("gap_ev", "dipole_debye", "polarizability_pct")
+    fams = {"polyene": "o", "acene": "s", "polyenoic_acid": "^"}
+    runs = [(r["name"], r["series"]["members"]) for r in rows]
+    runs.append(("minimal basis", (rows[0]["series"].get("minimal_basis") or {}).get("members",
+                                                                                    [])))
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.4 * len(keys), 3.8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, key in zip(axes, keys):
+        for k, (name, members) in enumerate(runs):
+            color = "k" if name == "minimal basis" else colors[k % len(colors)]
+            label = name
+            for fam, marker in fams.items():
+                pts = sorted((m["n_atoms"], m["mae_" + key]) for m in members
+                             if m["name"].rsplit("_", 1)[0] == fam and "mae_" + key in m)
+                if pts:
+                    ax.plot(*zip(*pts), marker=marker, color=color,
+                            ls="--" if name == "minimal basis" else "-", label=label)
+                    label = None
+        ax.set(xlabel="atoms", ylabel=f"MAE {dict(COLUMNS)[key]}", yscale="log")
+    labelled = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
+    if labelled:
+        labelled[0].legend(fontsize=8, title="o polyene  s acene  ^ acid", title_fontsize=7)
+    fig.suptitle("size series: error against size")
+    fig.tight_layout()
+    path = Path(out) / "size_series.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def plot_study(results: list[dict], out: str | Path) -> list[Path]:
@@ -322,4 +432,5 @@ def plot_study(results: list[dict], out: str | Path) -> list[Path]:
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
-    return written
+    series = plot_series(results, out)
+    return written + ([series] if series else [])
