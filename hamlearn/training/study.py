@@ -175,7 +175,14 @@ def run_variant(variant: Variant, out: str | Path, *, common: tuple[str, ...] = 
     workdir = Path(out) / variant.part / variant.name
     done = workdir / "result.json"
     if done.is_file():
-        return json.loads(done.read_text())
+        result = json.loads(done.read_text())
+        if variant.part == "series" and _series_stale(result):  # labels added since
+            from hamlearn.runs import load_run
+
+            cfg, model = load_run(workdir)
+            result["series"] = series_result(model, cfg, progress=progress)
+            done.write_text(json.dumps(result, indent=1))
+        return result
     cfg = variant.load(common)
     refs = load_references(cfg, progress=progress) if refs is None else refs
     t0 = time.perf_counter()
@@ -215,6 +222,14 @@ def series_result(model, cfg: Config, refs=None, *, families=None,
     ev = runner_for(cfg).evaluate(model, refs, idx, cfg, progress=progress)
     return {"metrics": ev["metrics"], "members": member_rows(ev["errors"], refs),
             "minimal_basis": minimal_basis_result(refs, idx, cfg)}
+
+
+def _series_stale(result: dict) -> bool:
+    """Whether a stored series result misses members the shipped labels now have."""
+    from hamlearn.data.size_series import shipped_labels
+
+    scored = {m["name"] for m in result.get("series", {}).get("members", [])}
+    return not set(shipped_labels()) <= scored
 
 
 def member_rows(errors: list[dict], refs) -> list[dict]:
@@ -367,11 +382,15 @@ def plot_series(results: list[dict], out: str | Path) -> Path | None:
                             ls="--" if name == "minimal basis" else "-", label=label)
                     label = None
         ax.set(xlabel="atoms", ylabel=f"MAE {dict(COLUMNS)[key]}", yscale="log")
-    labelled = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
-    if labelled:
-        labelled[0].legend(fontsize=8, title="o polyene  s acene  ^ acid", title_fontsize=7)
+    handles = {}
+    for ax in axes:  # each model once, whichever panel it appears in
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
     fig.suptitle("size series: error against size")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.85, 1))
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="center right", fontsize=8,
+                   title="o polyene  s acene\n^ polyenoic acid", title_fontsize=7)
     path = Path(out) / "size_series.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)

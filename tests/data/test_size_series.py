@@ -34,7 +34,7 @@ def test_shipped_geometries_are_the_rdkit_ones_and_planar_all_trans():
     for s in shipped:
         x = s.positions - s.positions.mean(0)
         assert np.linalg.svd(x, compute_uv=False)[-1] < 0.05, s.name  # planar
-        fam, n = ss.parse_name(s.name)
+        fam, _ = ss.parse_name(s.name)
         heavy = s.positions[s.numbers > 1]
         chains.setdefault(fam, []).append(
             np.linalg.norm(heavy[:, None] - heavy[None], axis=-1).max())
