@@ -118,3 +118,34 @@ def test_series_part_variants_and_plot(run, tmp_path):
              "seconds": 1.0, "target_basis": ss.BASIS, "metrics": result.test_metrics}]
     assert "| hybrid |" in format_study(rows) and "minimal basis, no model" in format_study(rows)
     assert plot_series(rows, tmp_path).stat().st_size > 1000
+
+
+def test_series_part_run_scores_and_rescores_the_members(tmp_path, monkeypatch):
+    """One run of the series part end to end: trained, scored on every labelled member (the
+    label file cut to the members up to MAX_ATOMS, to be quick); a stored result missing
+    members (labels added since) is rescored, not retrained."""
+    from hamlearn.training.study import Variant, run_variant
+
+    small = {f"{f}_{n}" for f, n in ss.members(max_atoms=MAX_ATOMS)}
+    full = ss.shipped_labels()
+    monkeypatch.setattr(ss, "shipped_labels",
+                        lambda *a: {k: v for k, v in full.items() if k in small})
+
+    common = (*SMALL, f"data.cache_dir={tmp_path / 'cache'}")
+    v = Variant("series", "hybrid", str(ROOT / "configs" / "qm9_frontier.yaml"))
+    res = run_variant(v, tmp_path / "study", common=common)
+    labelled = set(ss.shipped_labels())
+    scored = {m["name"] for m in res["series"]["members"]}
+    assert scored == labelled  # every labelled member (the tiny model knows H, C, N, O)
+    done = tmp_path / "study" / "series" / "hybrid" / "result.json"
+    stored = json.loads(done.read_text())
+    stored["series"]["members"] = stored["series"]["members"][:1]
+    done.write_text(json.dumps(stored))
+    checkpoint = tmp_path / "study" / "series" / "hybrid" / "checkpoints"
+    before = {p.name: p.stat().st_mtime_ns for p in checkpoint.iterdir()}
+    assert before
+    again = run_variant(v, tmp_path / "study", common=common)
+    assert {m["name"] for m in again["series"]["members"]} == labelled
+    assert {p.name: p.stat().st_mtime_ns for p in checkpoint.iterdir()} == before
+    np.testing.assert_allclose(again["series"]["metrics"]["mae_gap_ev"],
+                               res["series"]["metrics"]["mae_gap_ev"], rtol=1e-9)
