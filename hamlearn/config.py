@@ -195,13 +195,19 @@ class FeaturesConfig:
         n_radial: radial functions per species in the atom densities.
         l_max: largest angular momentum of the densities and pair harmonics.
         nu_onsite: body order of on-site features: 1 (densities) or 2 (+ CG products).
-        nu_pair: body order of pair features: 0 (pair term only) or 1 (+ pair x densities).
+        nu_pair: body order of pair features: 0 (pair term only), 1 (+ pair x densities,
+            each atom's density coupled with the pair direction) or 2 (+ the two-centre
+            product of both atoms' densities, arXiv:2109.12083's (nu, nu') = (1, 1): the
+            block sees the correlation of the two environments).
         species: atomic numbers the features (and the model) know.
         radial: 'bessel' (sin(k pi r/rc)/r) or 'gaussian' (evenly spaced), both times a
             smooth cosine cutoff.
         n_radial_pair: radial functions of r_ij in the pure pair term.
         pair_product_radial: radial functions of r_ij multiplying the density x pair
             harmonics products (1 = the cutoff function only).
+        pair_nu2_l_max, pair_nu2_radial: nu_pair 2: the degrees (<= l_max) and the first
+            radial functions per species of each density entering the two-centre product
+            (its size is quadratic in both, so they are kept small).
     """
 
     atom_cutoff_ang: float = bounded(3.0, 0, 30, lo_open=True)
@@ -210,11 +216,13 @@ class FeaturesConfig:
     l_max: int = bounded(4, 0, 8, why=": feature and Clebsch-Gordan counts grow steeply with "
                          "l_max, and minimal-basis blocks need L <= 4 (d-d)")
     nu_onsite: int = choice(2, 1)
-    nu_pair: int = choice(1, 0)
+    nu_pair: int = choice(1, 0, 2)
     species: tuple[int, ...] = bounded((1, 6, 7, 8), 1, 118)
     radial: str = choice("bessel", "gaussian")
     n_radial_pair: int = bounded(8, 0, 64)
     pair_product_radial: int = bounded(1, 1, 32)
+    pair_nu2_l_max: int = bounded(2, 0, 8)
+    pair_nu2_radial: int = bounded(2, 1, 32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,6 +308,13 @@ class LossConfig:
             reference) or 'occ+k' (occupied plus ``n_virtual`` virtual orbitals).
         n_virtual: virtual orbitals in the 'occ+k' window.
         polarizability_kind: reference polarizability, 'uncoupled' or 'coupled'.
+        normalise: 'initial' (ours: each term is the MSE over all the batch's entries,
+            divided by its value for the initial model, so weights are relative) or
+            'per_atom' (arXiv:2504.01187's code, ``mse_per_atom``: per molecule, the mean
+            squared error of an intensive target (MO energies: over its orbitals) or the
+            summed squared error of an extensive one (dipole, polarizability, <R^2>) over
+            N_atoms^2, then the mean over molecules; no normaliser, so weights are absolute:
+            the paper uses 1e4 / 1e3 / 1e2 for eigenvalues / dipole / polarizability).
     """
 
     eigenvalues: float = bounded(1.0, 0)
@@ -316,6 +331,7 @@ class LossConfig:
     eig_window: str = choice("all", "occ+k")
     n_virtual: int = bounded(0, 0)
     polarizability_kind: str = choice("uncoupled", "coupled")
+    normalise: str = choice("initial", "per_atom")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -327,8 +343,13 @@ class TrainConfig:
         target_basis: the basis whose labels are the targets (must be in data.target_bases
             or be the model basis).
         epochs, batch_size: batch_size 0 means the whole training set in one batch.
-        learning_rate, schedule ('constant' | 'cosine' | 'exponential'), warmup_steps,
-            decay_rate (exponential: factor per epoch), grad_clip (global norm; 0 = off).
+        learning_rate, schedule ('constant' | 'cosine' | 'exponential' | 'plateau'),
+            warmup_steps, decay_rate (exponential: factor per epoch), grad_clip (global
+            norm; 0 = off).
+        plateau_patience, plateau_factor: schedule 'plateau' (PyTorch's ReduceLROnPlateau,
+            as in arXiv:2504.01187's code): the learning rate is multiplied by
+            ``plateau_factor`` after ``plateau_patience`` validations in a row without a
+            new best ``select`` metric (the count restarts after each reduction).
         ridge_init: start from the closed-form ridge fit of the model-basis Fock.
         prior_weight: weight of the relative squared distance ``||w - w0||^2 / ||w0||^2``
             of the parameters from the initial model (the ridge fit: the plain minimal-basis
@@ -355,7 +376,9 @@ class TrainConfig:
     epochs: int = bounded(100, 1)
     batch_size: int = bounded(0, 0)
     learning_rate: float = bounded(1e-3, 0, 10, lo_open=True)
-    schedule: str = choice("cosine", "constant", "exponential")
+    schedule: str = choice("cosine", "constant", "exponential", "plateau")
+    plateau_patience: int = bounded(10, 1)
+    plateau_factor: float = bounded(0.5, 0, 1, lo_open=True)
     warmup_steps: int = bounded(0, 0)
     decay_rate: float = bounded(0.98, 0, 1, lo_open=True)
     grad_clip: float = bounded(1.0, 0)

@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 """Hybrid (Hamiltonian) against direct models, multi-target ablation, size transfer,
-reduced basis, delta learning on baseline Hamiltonians, the size series and learning curves,
+reduced basis, delta learning on baseline Hamiltonians, the loss design (ours against
+arXiv:2504.01187's per-atom loss with plateau schedule), capacity (invariant gates, nu = 2
+pair features), the size series and learning curves,
 on one dataset: trains every run, writes a table and plots.
 
     python scripts/compare.py --config configs/qm7_def2tzvp.yaml --out runs/compare \\
-        [--parts targets direct transfer basis baselines series curves] \\
+        [--parts targets direct transfer basis baselines loss capacity series curves] \\
         [--basis def2-svp=configs/qm7_def2svp.yaml] [--set train.epochs=100 ...]
 
 Runs live in ``OUT/<part>/<name>``; each finished run writes ``result.json``, so the same
@@ -13,7 +15,7 @@ in eV, Debye, a.u. and %, with the plain minimal-basis calculation as a baseline
 ``OUT/compare.json``, ``OUT/mae_by_size_<part>.png``, ``OUT/learning_curves.png`` and
 ``OUT/size_series.png``. The series part needs a 6-31g(2df,p) target basis (the series'
 labels; e.g. configs/qm9_full_spectrum_train.yaml) and is left out of the default parts
-otherwise.
+otherwise; with such a basis the loss and capacity parts' runs are scored on the series too.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="base config of the hybrid model")
     parser.add_argument("--out", required=True, help="study folder")
     parser.add_argument("--parts", nargs="+", default=None,
-                        help="targets direct transfer basis baselines series curves (default: all)")
+                        help="targets direct transfer basis baselines loss capacity series curves (default: all)")
     parser.add_argument("--basis", action="append", default=[], metavar="BASIS=CONFIG",
                         help="extra target basis for the basis part and its data config")
     parser.add_argument("--max-train-heavy-atoms", type=int, default=5,

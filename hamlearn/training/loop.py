@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from hamlearn.config import TrainConfig
 from hamlearn.faults import fault_point
 from hamlearn.training.checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
+from hamlearn.training.step import learning_rate, reduce_learning_rate
 
 log = logging.getLogger("hamlearn.training")
 
@@ -38,6 +39,7 @@ class LoopState:
     best_epoch: int = -1
     bad_validations: int = 0
     skipped_steps: int = 0
+    plateau_bad: int = 0  # schedule 'plateau': validations without a new best since the last cut
     stopped_early: bool = False
     seconds: float = 0.0
 
@@ -197,7 +199,8 @@ def fit(model, opt_state, step_fn: Callable, batches_for_epoch: Callable[[int], 
             metrics = validate(model)
             state.epoch += 1
             state.seconds = time.perf_counter() - t0
-            _after_validation(workdir, model, metrics, metric, cfg, state, runlog, progress)
+            opt_state = _after_validation(workdir, model, opt_state, metrics, metric, cfg, state,
+                                          runlog, progress)
             save_last(workdir, model, opt_state, state)
     except KeyboardInterrupt:
         state.seconds = time.perf_counter() - t0
@@ -208,7 +211,9 @@ def fit(model, opt_state, step_fn: Callable, batches_for_epoch: Callable[[int], 
     return model, opt_state, state
 
 
-def _after_validation(workdir, model, metrics, metric, cfg, state, runlog, progress):
+def _after_validation(workdir, model, opt_state, metrics, metric, cfg, state, runlog, progress):
+    """Best checkpoint, early stop, the plateau schedule's cut and the log line; returns
+    the optimizer state (with a lowered learning rate after a plateau)."""
     if metric not in metrics:
         raise KeyError(f"train.select={metric!r} is not among the validation metrics "
                        f"{sorted(metrics)} (is that target's label present?)")
@@ -222,8 +227,19 @@ def _after_validation(workdir, model, metrics, metric, cfg, state, runlog, progr
         state.bad_validations += 1
     if cfg.patience and state.bad_validations >= cfg.patience:
         state.stopped_early = True
+    extra = {}
+    if cfg.schedule == "plateau":
+        state.plateau_bad = 0 if improved else state.plateau_bad + 1
+        if state.plateau_bad >= cfg.plateau_patience:
+            opt_state = reduce_learning_rate(opt_state, cfg.plateau_factor)
+            state.plateau_bad = 0
+            log.info("epoch %d: %s has not improved for %d validations; learning rate "
+                     "lowered to %.3g", state.epoch, metric, cfg.plateau_patience,
+                     learning_rate(opt_state))
+        extra["learning_rate"] = learning_rate(opt_state)
     runlog.write({"kind": "val", "step": state.step, "epoch": state.epoch,
-                  "seconds": state.seconds, "best": improved, **metrics})
+                  "seconds": state.seconds, "best": improved, **metrics, **extra})
     if progress:
         shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k.startswith(("loss", "mae")))
         tqdm.write(f"epoch {state.epoch}: {shown}{' *' if improved else ''}")
+    return opt_state

@@ -271,6 +271,10 @@ def _scales(cfg, workdir, model, batcher, split, weights, resume_run) -> dict[st
     path = workdir / "scales.json"
     if resume_run and path.is_file():
         return json.loads(path.read_text())
+    if cfg.train.loss.normalise == "per_atom":  # absolute weights (arXiv:2504.01187's loss)
+        scales = {k: 1.0 for k, w in weights.items() if w}
+        path.write_text(json.dumps(scales, indent=1))
+        return scales
     # built one at a time: the whole training set as batches was 20+ GB at QM9 scale
     batches = LazyBatches(batcher.batch, batcher.chunks(split.train))
     scales = initial_scales(model, batches, weights)

@@ -13,8 +13,18 @@ from hamlearn.config import TrainConfig
 
 
 def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> optax.GradientTransformation:
-    """Adam with the configured schedule, warm-up and global-norm gradient clipping."""
+    """Adam with the configured schedule, warm-up and global-norm gradient clipping.
+
+    Schedule 'plateau': the learning rate is a hyperparameter held in the optimizer state
+    (`optax.inject_hyperparams`), lowered by the training loop after validations without
+    improvement (`reduce_learning_rate`); it is saved and resumed with the state."""
     total = max(cfg.epochs * steps_per_epoch, 1)
+    chain = [optax.clip_by_global_norm(cfg.grad_clip)] if cfg.grad_clip > 0 else []
+    if cfg.schedule == "plateau":
+        chain.append(optax.inject_hyperparams(optax.adam)(learning_rate=cfg.learning_rate))
+        if cfg.warmup_steps:
+            chain.append(optax.scale_by_schedule(optax.linear_schedule(0.0, 1.0, cfg.warmup_steps)))
+        return optax.chain(*chain)
     if cfg.schedule == "constant":
         sched = optax.constant_schedule(cfg.learning_rate)
     elif cfg.schedule == "cosine":
@@ -26,8 +36,32 @@ def make_optimizer(cfg: TrainConfig, steps_per_epoch: int) -> optax.GradientTran
     if cfg.warmup_steps:
         warm = optax.linear_schedule(0.0, cfg.learning_rate, cfg.warmup_steps)
         sched = optax.join_schedules([warm, sched], [cfg.warmup_steps])
-    chain = [optax.clip_by_global_norm(cfg.grad_clip)] if cfg.grad_clip > 0 else []
     return optax.chain(*chain, optax.adam(sched))
+
+
+def _is_injected(x) -> bool:
+    return hasattr(x, "hyperparams") and "learning_rate" in getattr(x, "hyperparams", {})
+
+
+def learning_rate(opt_state) -> float | None:
+    """The injected learning rate of a 'plateau' optimizer state (None for other schedules)."""
+    for leaf in jax.tree_util.tree_leaves(opt_state, is_leaf=_is_injected):
+        if _is_injected(leaf):
+            return float(leaf.hyperparams["learning_rate"])
+    return None
+
+
+def reduce_learning_rate(opt_state, factor: float):
+    """``opt_state`` with its injected learning rate multiplied by ``factor``."""
+
+    def scale(x):
+        if not _is_injected(x):
+            return x
+        lr = x.hyperparams["learning_rate"]
+        return x._replace(hyperparams={**x.hyperparams,
+                                       "learning_rate": jnp.asarray(lr * factor, lr.dtype)})
+
+    return jax.tree_util.tree_map(scale, opt_state, is_leaf=_is_injected)
 
 
 def _all_finite(tree) -> jax.Array:

@@ -44,7 +44,8 @@ from hamlearn.training.references import load_references
 
 log = logging.getLogger("hamlearn.training")
 
-PARTS = ("targets", "direct", "transfer", "basis", "baselines", "series", "curves")
+PARTS = ("targets", "direct", "transfer", "basis", "baselines", "loss", "capacity", "series",
+         "curves")
 
 #: loss variants of the ``targets`` part: overrides of ``train.loss``
 LOSS_VARIANTS = {
@@ -74,6 +75,43 @@ CURVE_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 SERIES_MODELS = {"hybrid": (), "hybrid+scf": ("model.baseline=scf",),
                  "direct-dipole": DIRECT["direct-dipole"],
                  "direct-polarizability": DIRECT["direct-polarizability"]}
+#: the ``loss`` part (loss design): arXiv:2504.01187's absolute weights by target family,
+#: for the targets the base config weights (MO levels 1e4, dipole 1e3, polarizability and
+#: <R^2> 1e2, the Fock entries like the MO energies)
+PAPER_WEIGHTS = {"eigenvalues": 1e4, "gap": 1e4, "homo": 1e4, "lumo": 1e4, "matrix": 1e4,
+                 "dipole": 1e3, "dipole_norm": 1e3, "polarizability": 1e2,
+                 "polarizability_iso": 1e2, "polarizability_aniso": 1e2, "r2": 1e2}
+#: the plateau schedule's patience of the paper's code (ReduceLROnPlateau, factor 0.5)
+PAPER_PATIENCE = 10
+#: the ``capacity`` part: the base config's model with more capacity, on F itself and on
+#: the SCF baseline: invariant gates (a nonlinearity) and nu = 2 pair features
+CAPACITY_VARIANTS = {"gated": ("model.gated=true",),
+                     "gated+scf": ("model.gated=true", "model.baseline=scf"),
+                     "pair-nu2": ("features.nu_pair=2",),
+                     "pair-nu2+scf": ("features.nu_pair=2", "model.baseline=scf")}
+#: parts whose runs are also scored on the size series when the target basis is the series'
+SERIES_PARTS = ("series", "loss", "capacity")
+
+
+def paper_loss_overrides(cfg: Config) -> tuple[str, ...]:
+    """arXiv:2504.01187's loss design on ``cfg``'s weighted targets: per-molecule errors
+    normalised by atom count (``normalise: per_atom``), absolute weights `PAPER_WEIGHTS`,
+    the plateau learning-rate schedule and twice the epochs (longer training)."""
+    from hamlearn.training.targets import weights as target_weights
+
+    used = [k for k, w in target_weights(cfg.train.loss).items() if w]
+    return (*(f"train.loss.{k}={PAPER_WEIGHTS[k]:g}" for k in used),
+            "train.loss.normalise=per_atom", "train.schedule=plateau",
+            f"train.plateau_patience={PAPER_PATIENCE}", "train.plateau_factor=0.5",
+            f"train.epochs={2 * cfg.train.epochs}")
+
+
+def loss_variants(cfg: Config) -> dict[str, tuple[str, ...]]:
+    """The ``loss`` part's runs: ours (the base config) and the paper's loss design, each
+    on F itself and on the converged STO-3G SCF (``model.baseline=scf``)."""
+    paper = paper_loss_overrides(cfg)
+    return {"ours": (), "paper": paper, "ours+scf": ("model.baseline=scf",),
+            "paper+scf": (*paper, "model.baseline=scf")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +169,11 @@ def study_variants(config: str | Path, parts=PARTS, *, max_train_heavy_atoms: in
         out += [Variant("baselines", n, config, o) for n, o in BASELINE_VARIANTS.items()]
     if "series" in parts:
         out += [Variant("series", n, config, o) for n, o in SERIES_MODELS.items()]
+    # after the series: its hybrid runs are the loss part's 'ours' rows (trained once)
+    if "loss" in parts:
+        out += [Variant("loss", n, config, o) for n, o in loss_variants(base).items()]
+    if "capacity" in parts:
+        out += [Variant("capacity", n, config, o) for n, o in CAPACITY_VARIANTS.items()]
     if "curves" in parts:
         n_full = training_set_size(base)
         sizes = sorted({max(1, round(f * n_full)) for f in CURVE_FRACTIONS})
@@ -176,7 +219,7 @@ def run_variant(variant: Variant, out: str | Path, *, common: tuple[str, ...] = 
     done = workdir / "result.json"
     if done.is_file():
         result = json.loads(done.read_text())
-        if variant.part == "series" and _series_stale(result):  # labels added since
+        if "series" in result and _series_stale(result):  # labels added since
             from hamlearn.runs import load_run
 
             cfg, model = load_run(workdir)
@@ -199,7 +242,7 @@ def run_variant(variant: Variant, out: str | Path, *, common: tuple[str, ...] = 
     own = workdir / "own_basis_init.json"
     if own.is_file():
         result["own_basis_init"] = json.loads(own.read_text())
-    if variant.part == "series":
+    if variant.part in SERIES_PARTS and series_applies(cfg):
         result["series"] = series_result(res.model, cfg, progress=progress)
     done.write_text(json.dumps(result, indent=1))
     return result
@@ -336,14 +379,15 @@ def format_study(results: list[dict]) -> str:
                 lines.append(_row(f"minimal basis, no model ({r['target_basis']})",
                                   base["metrics"], f"- / {r['n_test']}"))
         lines.append("")
-    series = [r for r in results if r.get("series")]
+    series = [r for r in results if r.get("series") and not r.get("same_run_as")]
     if series:
         lines += ["### series: the size series (polyenes, acenes, polyenoic acids)", "",
                   "| run | " + " | ".join(t for _, t in COLUMNS) + " | members |",
                   "|---" * (len(COLUMNS) + 2) + "|"]
         for r in series:
             m = r["series"]["metrics"]
-            lines.append(_row(r["name"], m, str(m["n_molecules"])))
+            name = r["name"] if r["part"] == "series" else f"{r['part']}: {r['name']}"
+            lines.append(_row(name, m, str(m["n_molecules"])))
         base = series[0]["series"].get("minimal_basis") or {}
         if base:
             lines.append(_row("minimal basis, no model", base["metrics"],
@@ -360,12 +404,13 @@ def plot_series(results: list[dict], out: str | Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in results if r.get("series")]
+    rows = [r for r in results if r.get("series") and not r.get("same_run_as")]
     if not rows:
         return None
     keys = ("gap_ev", "dipole_debye", "polarizability_pct")
     fams = {"polyene": "o", "acene": "s", "polyenoic_acid": "^"}
-    runs = [(r["name"], r["series"]["members"]) for r in rows]
+    runs = [(r["name"] if r["part"] == "series" else f"{r['part']}: {r['name']}",
+             r["series"]["members"]) for r in rows]
     runs.append(("minimal basis", (rows[0]["series"].get("minimal_basis") or {}).get("members",
                                                                                     [])))
     fig, axes = plt.subplots(1, len(keys), figsize=(4.4 * len(keys), 3.8))
@@ -405,7 +450,7 @@ def plot_study(results: list[dict], out: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     written = []
-    for part in ("direct", "transfer", "targets", "baselines"):
+    for part in ("direct", "transfer", "targets", "baselines", "loss", "capacity"):
         rows = [r for r in results if r["part"] == part]
         if not rows:
             continue

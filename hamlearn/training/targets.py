@@ -54,6 +54,9 @@ class Target:
         doc: one line for docs and reports.
         user_key, user_scale: a scalar target's name with its user unit (``homo_ev``) and
             the factor from atomic units (None for array targets).
+        extensive: grows with the molecule (dipole, polarizability, <R^2>): under
+            ``train.loss.normalise: per_atom`` its per-molecule squared error is divided by
+            N_atoms^2 instead of averaged over its entries.
     """
 
     name: str
@@ -64,6 +67,7 @@ class Target:
     doc: str = ""
     user_key: str | None = None
     user_scale: float = 1.0
+    extensive: bool = False
 
 
 # --------------------------------------------------------------------------- helpers
@@ -210,10 +214,10 @@ def _inv(name):
     return lambda lab, c: lab.invariant(name)
 
 
-def _invariant_target(name, key, scale, predict, np_predict, doc):
+def _invariant_target(name, key, scale, predict, np_predict, doc, extensive=False):
     return Target(name, predict, _scalar(_inv(name)),
                   _scalar_errors(name, key, scale, np_predict, _inv(name)), reported="weighted",
-                  doc=doc, user_key=key, user_scale=scale)
+                  doc=doc, user_key=key, user_scale=scale, extensive=extensive)
 
 
 TARGETS: tuple[Target, ...] = (
@@ -227,22 +231,23 @@ TARGETS: tuple[Target, ...] = (
     _invariant_target("lumo", "lumo_ev", HARTREE_TO_EV, lambda p: p["lumo"],
                       lambda p: p["lumo"], "LUMO energy (Hartree)"),
     Target("dipole", lambda p: p["dipole"], _vector_label(lambda lab, c: lab.dipole, (3,)),
-           _dipole_errors, doc="dipole vector (e Bohr)"),
+           _dipole_errors, doc="dipole vector (e Bohr)", extensive=True),
     _invariant_target("dipole_norm", "dipole_norm_debye", AU_TO_DEBYE,
                       lambda p: safe_norm(p["dipole"]), lambda p: _np_norm(p["dipole"]),
-                      "|mu| (e Bohr): rotation invariant"),
+                      "|mu| (e Bohr): rotation invariant", extensive=True),
     Target("polarizability", lambda p: p["polarizability"],
            _vector_label(_polarizability, (3, 3)), _polarizability_errors,
-           doc="static polarizability tensor (Bohr^3)"),
+           doc="static polarizability tensor (Bohr^3)", extensive=True),
     _invariant_target("polarizability_iso", "polarizability_iso_au", 1.0,
                       lambda p: iso(p["polarizability"]), lambda p: iso(p["polarizability"]),
-                      "isotropic polarizability tr/3 (Bohr^3)"),
+                      "isotropic polarizability tr/3 (Bohr^3)", extensive=True),
     _invariant_target("polarizability_aniso", "polarizability_aniso_au", 1.0,
                       lambda p: anisotropy(p["polarizability"]),
                       lambda p: _np_aniso(p["polarizability"]),
-                      "polarizability anisotropy sqrt(3/2 tr(d^2)) (Bohr^3)"),
+                      "polarizability anisotropy sqrt(3/2 tr(d^2)) (Bohr^3)", extensive=True),
     _invariant_target("r2", "r2_au", 1.0, lambda p: p["r2"], lambda p: float(p["r2"]),
-                      "electronic spatial extent <R^2> of the predicted density (Bohr^2)"),
+                      "electronic spatial extent <R^2> of the predicted density (Bohr^2)",
+                      extensive=True),
     Target("matrix", lambda p: p["fock"], _matrix_label, lambda pred, ref, ctx: {},
            doc="model-basis Hamiltonian entries (Hartree)"),
 )
@@ -261,7 +266,10 @@ def build_targets(refs: list[Reference], nao_pad: int, loss: LossConfig,
 
     For every target with a non-zero weight: ``<name>`` (values, leading batch axis) and
     ``<name>_mask`` (True on the entries that count), plus ``mol_mask``. Filler molecules
-    (``mol_mask`` False) and molecules without the label are masked out.
+    (``mol_mask`` False) and molecules without the label are masked out. Under
+    ``loss.normalise: per_atom`` also ``<name>_weight`` ``(batch,)``: each molecule's
+    factor on its summed squared error (1 / its entry count for an intensive target,
+    1 / N_atoms^2 for an extensive one; 0 without the label), see `molecule_weights`.
     """
     b = len(refs)
     mol_mask = np.ones(b, bool) if mol_mask is None else np.asarray(mol_mask, bool)
@@ -279,7 +287,24 @@ def build_targets(refs: list[Reference], nao_pad: int, loss: LossConfig,
             if g is not None and mol_mask[k]:
                 value[k], mask[k] = g
         out[t.name], out[f"{t.name}_mask"] = value, mask
+        if loss.normalise == "per_atom":
+            out[f"{t.name}_weight"] = molecule_weights(t, mask, [len(r.structure.numbers) for r in refs])
     return out
+
+
+def molecule_weights(target: Target, mask: np.ndarray, n_atoms: list[int]) -> np.ndarray:
+    """Per-molecule factors of arXiv:2504.01187's ``mse_per_atom`` loss.
+
+    Molecule n's term is ``w_n * sum_entries (pred - label)^2``: ``w_n = 1 / (its entries)``
+    for an intensive target (the mean over its MO energies), ``1 / N_atoms^2`` for an
+    extensive one (`Target.extensive`), 0 for a molecule without the label.
+    """
+    count = mask.reshape(len(mask), -1).sum(1).astype(float)
+    if target.extensive:
+        w = 1.0 / np.maximum(np.asarray(n_atoms, float), 1.0) ** 2
+    else:
+        w = 1.0 / np.maximum(count, 1.0)
+    return np.where(count > 0, w, 0.0)
 
 
 def _empty_shape(name: str, nao_pad: int) -> tuple[int, ...]:

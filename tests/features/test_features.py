@@ -10,12 +10,13 @@ import pytest
 from hamlearn.config import FeaturesConfig
 from hamlearn.data.structure import Structure
 from hamlearn.features import featurize
-from hamlearn.features.pairs import pair_features, pair_layout, pair_swap
+from hamlearn.features.pairs import nu2_channels, nu2_paths, pair_features, pair_layout, pair_swap
 from hamlearn.features.radial import radial_basis
 from hamlearn.units import ANGSTROM_TO_BOHR
 
 TOL = 1e-10
 CFG = FeaturesConfig()
+NU2 = FeaturesConfig(nu_pair=2)  # + the two-centre (1, 1) product
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +29,13 @@ def _rotation(seed, improper):
     return -r if improper else r
 
 
+@pytest.mark.parametrize("cfg", [CFG, NU2], ids=["nu_pair1", "nu_pair2"])
 @pytest.mark.parametrize("improper", [False, True])
-def test_block_features_are_equivariant(acetamide, improper):
+def test_block_features_are_equivariant(acetamide, improper, cfg):
     """x(R r) = D_L(R) x(r) for every type and irrep, parity included."""
     rot = _rotation(3, improper)
     moved = Structure(acetamide.numbers, acetamide.positions @ rot.T + 1.7)
-    fs = featurize([acetamide, moved], CFG)
+    fs = featurize([acetamide, moved], cfg)
     checked = 0
     for key, tf in fs.types.items():
         for ir, x in tf.features.items():
@@ -48,7 +50,8 @@ def test_block_features_are_equivariant(acetamide, improper):
     assert checked >= 12  # on-site H/C/N/O and five pair types, several irreps each
 
 
-def test_pair_swap_is_the_reversed_pair(acetamide):
+@pytest.mark.parametrize("cfg", [CFG, NU2], ids=["nu_pair1", "nu_pair2"])
+def test_pair_swap_is_the_reversed_pair(acetamide, cfg):
     """x(j, i) computed directly equals the signed permutation `pair_swap` of x(i, j)."""
     from hamlearn.features.density import atom_density
     from hamlearn.features.neighbors import neighbor_pairs
@@ -62,12 +65,16 @@ def test_pair_swap_is_the_reversed_pair(acetamide):
                        l_max=4, r_cut=CFG.atom_cutoff_ang * ANGSTROM_TO_BOHR)
     pi, pj = jnp.asarray([0, 1, 2, 4]), jnp.asarray([3, 2, 5, 6])
     irreps = ("0e", "1o", "1e", "2e")
-    feats = jax.jit(lambda a, b: pair_features(pos, rho, a, b, irreps, CFG))
+    feats = jax.jit(lambda a, b: pair_features(pos, rho, a, b, irreps, cfg))
     fwd, rev = feats(pi, pj), feats(pj, pi)
     for ir in irreps:
-        idx, sign = pair_swap(CFG, ir)
-        n0, na = pair_layout(CFG, ir)
-        assert fwd[ir].shape[1] == n0 + 2 * na
+        idx, sign = pair_swap(cfg, ir)
+        n0, na = pair_layout(cfg, ir)
+        n2 = len(nu2_paths(cfg, ir)) * len(nu2_channels(cfg)) ** 2
+        assert fwd[ir].shape[1] == n0 + 2 * na + n2 and (n2 > 0) == (cfg.nu_pair == 2)
+        assert sorted(idx.tolist()) == list(range(len(idx)))  # a permutation
+        if n2:
+            assert np.abs(np.asarray(fwd[ir])[:, n0 + 2 * na:]).max() > 1e-4
         np.testing.assert_allclose(np.asarray(rev[ir]), np.asarray(fwd[ir])[:, idx] * sign[:, None],
                                    atol=1e-12)
         assert np.abs(np.asarray(fwd[ir])).max() > 1e-3  # not trivially zero

@@ -32,10 +32,13 @@ def chain(d):
     return Structure([1, 6, 8], [[0, 0, 0], [2.0, 0.3, 0], [d, 0, 0]], name=f"chain{d}")
 
 
-@pytest.fixture(scope="module")
-def case():
-    """Every structure of this module, its predicted F and the transformations used."""
-    model = HamiltonianModel(make_spec(CFG), key=jax.random.PRNGKey(1), scale=1.0, gated=True,
+@pytest.fixture(scope="module", params=[CFG, FeaturesConfig(nu_pair=2)],
+                ids=["nu_pair1", "nu_pair2"])
+def case(request):
+    """Every structure of this module, its predicted F and the transformations used (pair
+    features of body order 1, and 2: with the two-centre density product)."""
+    cfg = request.param
+    model = HamiltonianModel(make_spec(cfg), key=jax.random.PRNGKey(1), scale=1.0, gated=True,
                              gate_scale=0.5)
     mols = [Structure.from_atoms(ase.build.molecule(n), name=n)
             for n in ("CH3CONH2", "CH3CH2OH", "C2H6")]
@@ -49,7 +52,7 @@ def case():
         rc *= ANGSTROM_TO_BOHR
         structs[which] = [chain(rc + sg * e) for e in EPS for sg in (-1, 1)]
     flat = [s for v in structs.values() for s in v]
-    fs = featurize(flat, CFG)
+    fs = featurize(flat, cfg)
     out = np.asarray(fock_batch(model, make_batch(fs, range(len(flat)))))
     focks, k = {}, 0
     for name, v in structs.items():

@@ -173,3 +173,63 @@ def test_relative_mae_selection(cache, tmp_path):
         assert relative_mae(r, initial, weights) == pytest.approx(want, rel=1e-12)
     best = json.loads((tmp_path / "run" / "checkpoints" / "best.json").read_text())
     assert best["epoch"] == min(val, key=lambda r: r["relative_mae"])["epoch"]
+
+
+def test_loss_part_variants_are_ours_and_the_papers_design():
+    """compare.py's ``loss`` part: ours (the base config) and arXiv:2504.01187's design
+    (per-atom errors, absolute weights by target family, plateau schedule, twice the
+    epochs), each on F itself and on the SCF baseline."""
+    from hamlearn.training.study import study_variants
+
+    got = {v.name: v.load() for v in study_variants(TINY, ["loss"])}
+    assert list(got) == ["ours", "paper", "ours+scf", "paper+scf"]
+    base = load_config(TINY)
+    assert got["ours"] == base
+    for name in ("paper", "paper+scf"):
+        t = got[name].train
+        assert (t.loss.normalise, t.schedule, t.plateau_patience) == ("per_atom", "plateau", 10)
+        assert (t.loss.eigenvalues, t.loss.dipole, t.loss.polarizability) == (1e4, 1e3, 1e2)
+        assert t.loss.gap == 0 and t.epochs == 2 * base.train.epochs
+    assert got["paper+scf"].model.baseline == got["ours+scf"].model.baseline == "scf"
+    assert got["paper"].model.baseline == "none"
+
+
+def test_papers_loss_design_trains_with_absolute_weights(cache, tmp_path):
+    """The paper's design end to end on tiny data: the scales are 1 (absolute weights),
+    the first logged loss is the weighted per-molecule sum computed here from the
+    initial model's predictions, and the plateau schedule logs its rate."""
+    import json
+
+    from hamlearn.training.batches import Batcher, prepare
+    from hamlearn.training.evaluate import forward
+    from hamlearn.training.references import load_references
+    from hamlearn.training.run import initial_model, train
+    from hamlearn.training.split import make_split
+
+    cfg = _cfg(cache, "none", "train.loss.normalise=per_atom", "train.loss.eigenvalues=1e4",
+               "train.loss.dipole=1e3", "train.loss.polarizability=1e2",
+               "train.schedule=plateau", "train.plateau_patience=1", "train.epochs=3")
+    res = train(cfg, tmp_path / "run", progress=False)
+    assert json.loads((tmp_path / "run" / "scales.json").read_text()) == {
+        "eigenvalues": 1.0, "dipole": 1.0, "polarizability": 1.0}
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    val = [r for r in rows if r["kind"] == "val"]
+    assert all(r["learning_rate"] > 0 for r in val) and len(val) == 3
+
+    refs = load_references(cfg, progress=False)
+    data = prepare(refs, cfg)
+    train_idx = [int(i) for i in make_split([r.structure for r in refs], cfg.train.split,
+                                            cfg.train.seed).train]
+    batch = Batcher(data, cfg, len(train_idx)).batch(train_idx)
+    out = forward(initial_model(cfg, data, res.split), batch)
+    want = 0.0
+    for k, i in enumerate(train_idx):  # numpy, from the formula
+        r, n_at = refs[i], len(refs[i].structure.numbers)
+        lab = r.labels["sto-3g"]
+        n = r.model.nao
+        want += 1e4 * np.mean((np.asarray(out["mo_energy"][k, :n]) - lab.mo_energy[:n]) ** 2)
+        want += 1e3 * np.sum((np.asarray(out["dipole"][k]) - lab.dipole) ** 2) / n_at**2
+        want += 1e2 * np.sum((np.asarray(out["polarizability"][k])
+                              - lab.polarizability_uncoupled) ** 2) / n_at**2
+    first = next(r for r in rows if r["kind"] == "train")
+    assert first["loss"] == pytest.approx(want / len(train_idx), rel=1e-8)

@@ -11,7 +11,12 @@ import pytest
 
 from hamlearn.config import TrainConfig
 from hamlearn.training.loop import RunLog, fit, has_checkpoint, resume
-from hamlearn.training.step import make_optimizer, make_train_step
+from hamlearn.training.step import (
+    learning_rate,
+    make_optimizer,
+    make_train_step,
+    reduce_learning_rate,
+)
 
 X = np.random.default_rng(0).normal(size=(40, 3))
 Y = X @ np.array([1.0, -2.0, 0.5]) + 0.3
@@ -255,3 +260,44 @@ def test_resume_drops_the_validation_of_an_epoch_not_in_the_checkpoint(tmp_path,
     log.truncate_after(6, epoch=1)
     assert [(r["kind"], r["step"]) for r in log.read("val")] == [("val", 3)]
     assert [r["step"] for r in log.read("train")] == list(range(1, 7))
+
+
+def test_plateau_schedule_halves_the_rate_after_patience_and_resumes(tmp_path):
+    """Schedule 'plateau' (ReduceLROnPlateau): the rate is cut by the factor after
+    ``plateau_patience`` validations without a new best, the count restarts after a cut,
+    the optimizer really steps with the lowered rate, and a resumed run keeps both."""
+    values = [5.0, 4.0, 4.5, 4.2, 3.0, 3.5, 3.6, 3.7, 3.8, 3.9]
+
+    it = iter(values)
+
+    def fake_validate(m):
+        return {"loss": next(it)}
+
+    cfg = dataclasses.replace(CFG, schedule="plateau", plateau_patience=2, plateau_factor=0.5,
+                              epochs=6, learning_rate=0.04)
+    model, opt_state, step = setup(cfg)
+    _, opt_state, state = fit(model, opt_state, step, batches_for_epoch, fake_validate, cfg,
+                              tmp_path, progress=False)
+    rates = [r["learning_rate"] for r in RunLog(tmp_path).read("val")]
+    # best at 1, 2; two bad (3, 4): cut; best at 5; one bad (6)
+    assert rates == pytest.approx([0.04, 0.04, 0.04, 0.02, 0.02, 0.02])
+    assert state.plateau_bad == 1
+    assert learning_rate(opt_state) == pytest.approx(0.02)
+
+    # the update really uses the injected rate: one Adam step's first move is ~lr
+    m0, s0, st0 = setup(cfg)
+    moved = [np.abs(np.asarray(st(m0, s, batches_for_epoch(0)[0])[0].weight - m0.weight)).max()
+             for st, s in ((st0, s0), (st0, reduce_learning_rate(s0, 0.5)))]
+    assert moved[1] == pytest.approx(moved[0] / 2, rel=1e-6)
+
+    # resume: 4 more bad epochs; the first completes the pending count (cut at 7), then 9
+    cfg10 = dataclasses.replace(cfg, epochs=10)
+    skel_model, skel_opt, _ = setup(cfg10)
+    runlog = RunLog(tmp_path)
+    model, opt_state, state = resume(tmp_path, skel_model, skel_opt, runlog)
+    assert (state.plateau_bad, learning_rate(opt_state)) == (1, pytest.approx(0.02))
+    rest = iter(values[6:])
+    fit(model, opt_state, step, batches_for_epoch, lambda m: {"loss": next(rest)}, cfg10,
+        tmp_path, state=state, runlog=runlog, progress=False)
+    rates = [r["learning_rate"] for r in RunLog(tmp_path).read("val")]
+    assert rates[6:] == pytest.approx([0.01, 0.01, 0.005, 0.005])

@@ -1,5 +1,7 @@
 """Loss terms against numpy, masks respected, and batch fillers ignored by every term."""
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -100,3 +102,43 @@ def test_fillers_do_not_change_any_term(rng):
     assert set(t2) == set(t4) == {"eigenvalues", "gap", "dipole", "polarizability", "matrix"}
     for k in t2:
         assert float(t4[k]) == pytest.approx(float(t2[k]), rel=1e-13), k
+
+
+def test_per_atom_normalisation_is_the_papers_mse_per_atom(rng):
+    """``normalise: per_atom`` (arXiv:2504.01187's ``mse_per_atom``) against numpy written
+    from the cookbook's formula: per molecule the mean squared error over its MO energies,
+    the summed squared dipole / polarizability error over N_atoms^2; mean over molecules.
+    Fillers and molecules without a label do not count."""
+    loss = LossConfig(eigenvalues=1.0, dipole=1.0, polarizability=1.0, gap=1.0,
+                      eig_window="occ+k", n_virtual=1, normalise="per_atom")
+    refs = [fake_reference(rng, [8, 1, 1], 13, "water-like"),
+            fake_reference(rng, [6, 6, 1, 1], 20, "acetylene-like"),
+            fake_reference(rng, [7, 1, 1, 1], 15, "ammonia-like")]
+    refs[2].labels["big"] = dataclasses.replace(refs[2].labels["big"], dipole=None)
+    nao_pad = 12
+    mol_mask = np.array([True, True, True, False])
+    tgt = build_targets(refs + [refs[0]], nao_pad, loss, "big", mol_mask=mol_mask)
+    p = fake_prediction(rng, 4, nao_pad)
+    p["gap"] = jnp.asarray(rng.normal(size=4))
+    terms = loss_terms(p, {k: jnp.asarray(v) for k, v in tgt.items()})
+
+    eig, dip, pol = [], [], []
+    for k, r in enumerate(refs):
+        lab, n_at = r.labels["big"], len(r.structure.numbers)
+        n = r.nocc + 1
+        eig.append(np.mean((np.asarray(p["mo_energy"][k, :n]) - lab.mo_energy[:n]) ** 2))
+        if lab.dipole is not None:
+            dip.append(np.sum((np.asarray(p["dipole"][k]) - lab.dipole) ** 2) / n_at**2)
+        pol.append(np.sum((np.asarray(p["polarizability"][k])
+                           - lab.polarizability_uncoupled) ** 2) / n_at**2)
+    assert float(terms["eigenvalues"]) == pytest.approx(np.mean(eig), rel=1e-13)
+    assert float(terms["dipole"]) == pytest.approx(np.mean(dip), rel=1e-13)  # 2 molecules
+    assert float(terms["polarizability"]) == pytest.approx(np.mean(pol), rel=1e-13)
+    gaps = [r.labels["big"].gap for r in refs]
+    assert float(terms["gap"]) == pytest.approx(np.mean((np.asarray(p["gap"][:3]) - gaps) ** 2),
+                                                rel=1e-13)
+    # the per-molecule mean differs from the pooled MSE when molecules differ in size
+    pooled = build_targets(refs, nao_pad, dataclasses.replace(loss, normalise="initial"), "big")
+    t_pooled = loss_terms({k: v[:3] for k, v in p.items()},
+                          {k: jnp.asarray(v) for k, v in pooled.items()})
+    assert abs(float(t_pooled["eigenvalues"]) - float(terms["eigenvalues"])) > 1e-6
