@@ -12,7 +12,9 @@ errors beside those of the plain minimal-basis calculation (the references' mode
 Fock through the same QM layer, no model), MAE by heavy-atom count. ``--series`` scores
 the shipped size series (`hamlearn.data.size_series`, runs with a 6-31g(2df,p) target
 basis; only model-basis SCFs are run) and adds ``members.md``: every member's errors
-beside the plain calculation's.
+beside the plain calculation's. Every evaluation of a run with an ``ood.npz`` also writes
+``ood.md`` / ``ood.json``: the out-of-distribution score of each molecule
+(`hamlearn.training.ood`), how many are flagged and their errors against the others'.
 """
 
 from __future__ import annotations
@@ -123,9 +125,34 @@ def run(args) -> int:
                                                           else [])
     if args.series is not None:
         written.append(_write_members(result, refs, baseline, out))
+    ood = _write_ood(run_dir, cfg, result, refs, indices, out)
+    if ood:
+        written.append(ood)
     print(f"\nwritten: {', '.join(map(str, written))}\n")
     print(report, end="")
     return 0
+
+
+def _write_ood(run_dir: Path, cfg, result, refs, indices, out: Path) -> Path | None:
+    """``ood.json`` and ``ood.md``: the run's out-of-distribution score of every evaluated
+    molecule against its errors (runs trained before ``ood.npz`` existed: skipped)."""
+    import json
+
+    from hamlearn.training.ood import OOD_FILE, format_ood, load_support, ood_summary
+
+    support = load_support(cfg, run_dir)
+    if support is None:
+        print(f"(no {OOD_FILE} in {run_dir}: a run from before the out-of-distribution score; "
+              "retrain to get it)")
+        return None
+    structures = [refs[i].structure for i in indices]
+    summary = ood_summary(support.score(structures), result["errors"],
+                          [s.label for s in structures])
+    (out / "ood.json").write_text(json.dumps(summary, indent=1))
+    text = format_ood(summary)
+    (out / "ood.md").write_text(text)
+    print("\n" + text)
+    return out / "ood.md"
 
 
 def _write_members(result, refs, baseline, out: Path) -> Path:

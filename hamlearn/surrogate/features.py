@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
+from hamlearn import aot
 from hamlearn.config import FeaturesConfig
 from hamlearn.data.structure import Structure
 from hamlearn.features.density import atom_density
@@ -159,9 +160,14 @@ def atom_features(structures, cfg: FeaturesConfig, irreps: tuple[str, ...] = ("0
     n_ed = bucket_size(max(len(g[2]) for g in graphs))
     parts = []
     for pos, spec, src, dst in graphs:
-        out = _compute_jit(jnp.asarray(_pad(pos, n_at)), jnp.asarray(_pad(spec, n_at)),
-                           jnp.asarray(_pad(src, n_ed)), jnp.asarray(_pad(dst, n_ed)),
-                           jnp.asarray(np.arange(n_ed) < len(src)), cfg=cfg, irreps=irreps)
+        args = (jnp.asarray(_pad(pos, n_at)), jnp.asarray(_pad(spec, n_at)),
+                jnp.asarray(_pad(src, n_ed)), jnp.asarray(_pad(dst, n_ed)),
+                jnp.asarray(np.arange(n_ed) < len(src)))
+        if aot.enabled():  # a stored trace: no tracing (and no e3nn import) in a new process
+            out = aot.call("atom_features", functools.partial(_compute, cfg=cfg, irreps=irreps),
+                           args, static=(cfg, irreps))
+        else:
+            out = _compute_jit(*args, cfg=cfg, irreps=irreps)
         parts.append({ir: np.asarray(v)[: len(pos)] for ir, v in out.items()})
     counts = np.array([s.n_atoms for s in structures], dtype=np.int64)
     return AtomFeatures(

@@ -33,6 +33,7 @@ from hamlearn.surrogate.models import INVARIANT_KINDS, MODELS, DirectModel, make
 from hamlearn.training.checkpoint import load_checkpoint, save_checkpoint
 from hamlearn.training.loop import LoopState, RunLog
 from hamlearn.training.metrics import by_size, molecule_errors, summarize
+from hamlearn.training.ood import fit_run
 from hamlearn.training.references import check_species, load_references
 from hamlearn.training.runfolder import open_run_folder
 from hamlearn.training.split import Split, make_split
@@ -144,6 +145,7 @@ def train_direct(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
     check_species([r.structure for r in refs], cfg)
     split = make_split([r.structure for r in refs], cfg.train.split, cfg.train.seed)
     (workdir / "split.json").write_text(json.dumps(split.as_dict()))
+    fit_run(cfg, workdir, [refs[i].structure for i in split.train])  # the OOD score's support
     y = reference_targets(refs, cfg)
     model = build_direct_model(cfg)
     t1 = time.perf_counter()

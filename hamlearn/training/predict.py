@@ -10,7 +10,9 @@ the input. Outputs are in user units with the unit in each key, and flagged (``w
 when the numbers should not be trusted: a predicted gap below `MIN_GAP_EV` (unphysical
 for a closed-shell molecule, and it makes the polarizability blow up) or a model-basis
 overlap whose smallest eigenvalue is below `MIN_OVERLAP_EIGENVALUE` (near-linear
-dependence: ``F C = S C e`` is ill-conditioned).
+dependence: ``F C = S C e`` is ill-conditioned), or a molecule outside the training data:
+every entry of a run with an ``ood.npz`` carries ``ood_score`` (`hamlearn.training.ood`),
+flagged above `OOD_THRESHOLD`.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from hamlearn.data.structure import Structure
 from hamlearn.data.validate import split_valid
 from hamlearn.runs import load_run, runner_for
 from hamlearn.training.evaluate import MIN_GAP_EV, MIN_OVERLAP_EIGENVALUE, prediction_entry
+from hamlearn.training.ood import OOD_THRESHOLD, FeatureSupport, load_support, ood_warning
 from hamlearn.training.references import unlabelled_reference
 
-__all__ = ["CHUNK", "MIN_GAP_EV", "MIN_OVERLAP_EIGENVALUE", "failed", "predict_file",
+__all__ = ["CHUNK", "MIN_GAP_EV", "MIN_OVERLAP_EIGENVALUE", "OOD_THRESHOLD", "failed", "predict_file",
            "predict_structures", "predict_with_model", "prediction_entry",
            "unlabelled_reference"]
 
@@ -46,13 +49,17 @@ def predict_structures(run_dir: str | Path, structures: Sequence[Structure], *,
     """Per-structure predictions in user units (eV, Debye, a.u.) of a run's best model,
     one entry per input structure (see `predict_with_model`)."""
     cfg, model = load_run(run_dir)
-    return predict_with_model(cfg, model, structures, progress=progress)
+    return predict_with_model(cfg, model, structures, progress=progress,
+                              support=load_support(cfg, run_dir))
 
 
 def predict_with_model(cfg: Config, model, structures: Sequence[Structure], *,
-                       progress: bool = False) -> list[dict]:
+                       progress: bool = False,
+                       support: FeatureSupport | None = None) -> list[dict]:
     """One entry per structure, in input order: the predictions (``ok`` true, maybe
-    ``warnings``) or ``ok`` false with the ``error``."""
+    ``warnings``) or ``ok`` false with the ``error``. With ``support`` (the run's training
+    environments) each prediction gets its ``ood_score`` and a warning above
+    `OOD_THRESHOLD`."""
     from tqdm.auto import tqdm
 
     runner = runner_for(cfg)
@@ -67,10 +74,23 @@ def predict_with_model(cfg: Config, model, structures: Sequence[Structure], *,
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start:start + CHUNK]
             entries = runner.predict(model, cfg, [structures[i] for i in chunk])
+            if support is not None:
+                scores = support.score([structures[i] for i in chunk])
+                entries = [_with_ood(e, float(v)) for e, v in zip(entries, scores)]
             for i, entry in zip(chunk, entries):
                 out[i] = _finite_or_failed(entry)
             bar.update(len(chunk))
     return out
+
+
+def _with_ood(entry: dict, score: float) -> dict:
+    if not entry.get("ok"):
+        return entry
+    entry = {**entry, "ood_score": score if np.isfinite(score) else None}
+    warning = ood_warning(score)
+    if warning:
+        entry["warnings"] = [*entry.get("warnings", []), warning]
+    return entry
 
 
 def _finite_or_failed(entry: dict) -> dict:
@@ -99,7 +119,8 @@ def predict_file(run_dir: str | Path, path: str | Path, prefix: str | Path, *,
     skipped: list = []
     structures = read_structures(path, index=index, skipped=skipped)
     cfg, model = load_run(run_dir)
-    results = predict_with_model(cfg, model, structures, progress=progress)
+    results = predict_with_model(cfg, model, structures, progress=progress,
+                                 support=load_support(cfg, run_dir))
     stem = Path(path).stem
     entries = sorted([(int(s.label.rsplit("[", 1)[1][:-1]), r)
                       for s, r in zip(structures, results)]
@@ -113,7 +134,8 @@ def predict_file(run_dir: str | Path, path: str | Path, prefix: str | Path, *,
         if r.get("ok"):
             atoms = s.to_atoms()
             atoms.info.update({k: (np.asarray(v) if isinstance(v, list) else v)
-                               for k, v in r.items() if k not in ("ok", "warnings")})
+                               for k, v in r.items()
+                               if k not in ("ok", "warnings") and v is not None})
             if r.get("warnings"):
                 atoms.info["warnings"] = " | ".join(r["warnings"])
             frames.append(atoms)

@@ -31,6 +31,7 @@ from hamlearn.training.curves import plot_training_curves
 from hamlearn.training.evaluate import (evaluate_indices, forward, own_basis_errors,
                                        predict_batch, split_outputs)
 from hamlearn.training.loop import LoopState, RunLog, fit, resume
+from hamlearn.training.ood import fit_run
 from hamlearn.training.losses import loss_terms, weighted_loss
 from hamlearn.training.parallel import make_mesh, replicate, shard_batch
 from hamlearn.training.references import check_species, load_references
@@ -176,6 +177,7 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
     check_species([r.structure for r in refs], cfg)
     split = make_split([r.structure for r in refs], cfg.train.split, cfg.train.seed)
     (workdir / "split.json").write_text(json.dumps(split.as_dict()))
+    fit_run(cfg, workdir, [refs[i].structure for i in split.train])  # the OOD score's support
     try:  # a weighted target the training molecules have no labels for
         check_labels([refs[i] for i in split.train], cfg.train.loss, cfg.train.target_basis)
     except ValueError as err:

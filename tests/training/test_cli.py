@@ -195,7 +195,8 @@ def test_predict_reuses_stored_traces_in_a_new_process(smoke_run, tmp_path):
         outs.append(out.stdout)
         if k == 0:
             stored = sorted(p.name for p in (tmp_path / "jax" / "export").glob("*.bin"))
-    assert {n.split("-")[0] for n in stored} == {"features", "forward"}
+    # block features, the model + QM layer, and the atom features of the OOD score
+    assert {n.split("-")[0] for n in stored} == {"features", "forward", "atom_features"}
     assert sorted(p.name for p in (tmp_path / "jax" / "export").glob("*.bin")) == stored
     assert "E3NN_IMPORTED True" in outs[0] and "E3NN_IMPORTED False" in outs[1]
     first, second = (json.loads((tmp_path / f"p{k}.json").read_text()) for k in range(2))
