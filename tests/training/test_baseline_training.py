@@ -233,3 +233,28 @@ def test_papers_loss_design_trains_with_absolute_weights(cache, tmp_path):
                               - lab.polarizability_uncoupled) ** 2) / n_at**2
     first = next(r for r in rows if r["kind"] == "train")
     assert first["loss"] == pytest.approx(want / len(train_idx), rel=1e-8)
+
+
+@pytest.mark.parametrize("switch", ["model.gated=true", "features.nu_pair=2"])
+def test_capacity_switches_train_and_predict(cache, tmp_path, switch):
+    """compare.py's capacity part: each switch trains, evaluates and predicts on tiny data,
+    and the nu = 2 pair features really enlarge the pair inputs."""
+    import ase.build
+
+    from hamlearn.data.structure import Structure
+    from hamlearn.features import make_spec
+    from hamlearn.training.predict import predict_with_model
+    from hamlearn.training.run import train
+
+    cfg = _cfg(cache, "none", switch)
+    res = train(cfg, tmp_path / "run", progress=False)
+    assert np.isfinite(res.test_metrics["mae_eigenvalues_ev"])
+    new = Structure.from_atoms(ase.build.molecule("CH3OH"), name="methanol")
+    (entry,) = predict_with_model(cfg, res.model, [new])
+    assert entry["ok"] and np.isfinite(entry["gap_ev"])
+    if switch.startswith("features"):
+        base = make_spec(_cfg(cache, "none").features, cfg.model.basis)
+        spec = make_spec(cfg.features, cfg.model.basis)
+        sizes = lambda sp: {zz: dict(irs) for zz, irs in sp.pairs}  # noqa: E731
+        for pair, irs in sizes(spec).items():
+            assert all(n > sizes(base)[pair][ir] for ir, n in irs.items()), pair
