@@ -219,25 +219,28 @@ def ood_summary(scores: np.ndarray, errors: list[dict], names: Sequence[str]) ->
     the MAE of each target over flagged and unflagged molecules, and the rank correlation
     of score and per-molecule MAE (``errors``: `molecule_errors` dicts, user units)."""
     scores = np.asarray(scores, float)
+    finite = scores[np.isfinite(scores)]  # an unseen element's score is infinite
     flagged = scores > OOD_THRESHOLD
     out: dict = {"threshold": OOD_THRESHOLD, "n_molecules": len(scores),
                  "n_flagged": int(flagged.sum()),
-                 "score_percentiles": {str(q): float(np.percentile(scores, q))
-                                       for q in (50, 90, 100)} if len(scores) else {},
+                 "n_infinite": int(np.isinf(scores).sum()),
+                 "score_percentiles": {str(q): float(np.percentile(finite, q))
+                                       for q in (50, 90, 100)} if len(finite) else {},
                  "flagged": [{"name": n, "ood_score": float(s) if np.isfinite(s) else None}
                              for n, s in zip(names, scores) if s > OOD_THRESHOLD],
                  "targets": {}}
     keys = sorted({k for e in errors for k in e})
     for k in keys:
         mae = np.array([np.mean(np.abs(e[k])) if k in e else np.nan for e in errors])
-        ok = np.isfinite(mae) & np.isfinite(scores)
+        ok = np.isfinite(mae)
         row = {"mae_unflagged": float(np.mean(mae[ok & ~flagged])) if (ok & ~flagged).any()
                else None,
                "mae_flagged": float(np.mean(mae[ok & flagged])) if (ok & flagged).any() else None}
-        if ok.sum() > 2:
+        if ok.sum() > 2 and np.ptp(scores[ok]) > 0:  # ranks: infinite scores rank last
             from scipy.stats import spearmanr
 
-            row["spearman_score_vs_mae"] = float(spearmanr(scores[ok], mae[ok]).statistic)
+            row["spearman_score_vs_mae"] = float(spearmanr(np.where(np.isinf(scores[ok]), 1e300,
+                                                                    scores[ok]), mae[ok]).statistic)
         out["targets"][k] = row
     return out
 

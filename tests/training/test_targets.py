@@ -82,4 +82,5 @@ def test_every_target_has_a_loss_weight_and_back():
     fields = {f.name for f in dataclasses.fields(LossConfig)}
     assert [t.name for t in TARGETS] == list(LOSS_WEIGHTS)
     assert set(LOSS_WEIGHTS) <= fields
-    assert fields - set(LOSS_WEIGHTS) == {"eig_window", "n_virtual", "polarizability_kind"}
+    assert fields - set(LOSS_WEIGHTS) == {"eig_window", "n_virtual", "polarizability_kind",
+                                          "normalise"}
