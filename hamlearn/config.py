@@ -252,7 +252,8 @@ class ModelConfig:
         baseline: delta learning on a physical model-basis Hamiltonian available at
             inference (`hamlearn.data.baseline`): the model predicts ``F - F0``. 'none'
             (the model predicts F), 'huckel' (extended Hueckel on S), 'sad' (one Fock build
-            on the superposition of atomic densities, the run's functional and grid), 'scf'
+            on the superposition of atomic densities, the run's functional and grid), 'gfn2'
+            (GFN2-xTB's converged Hamiltonian in the model basis; needs tblite), 'scf'
             (the converged model-basis SCF: the plain minimal-basis calculation is the
             starting point, and inference runs that SCF).
     """
@@ -262,7 +263,7 @@ class ModelConfig:
     basis: str = "sto-3g"
     ridge_alpha: tuple[float, ...] = bounded((1e-3,), 0, lo_open=True)
     gated: bool = False
-    baseline: str = choice("none", "huckel", "sad", "scf")
+    baseline: str = choice("none", "huckel", "sad", "gfn2", "scf")
 
 
 @dataclasses.dataclass(frozen=True)

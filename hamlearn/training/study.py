@@ -16,8 +16,8 @@ Parts (arXiv:2504.01187's questions):
   acids up to 42 atoms, shipped B3LYP/6-31G(2df,p) labels): the base config's hybrid model,
   the same on the SCF baseline and the direct surrogates, each also evaluated on every
   member; errors against size in ``size_series.png`` (needs a 6-31g(2df,p) target basis);
-* ``curves``: learning curves: the hybrid model (on F itself and on the SCF baseline) and
-  the direct surrogates on nested subsets of 1/8, 1/4, 1/2 and all of the training set
+* ``curves``: learning curves: the hybrid model (as configured and on the SCF baseline) and
+  the direct surrogates of the targets it is trained on (`curve_models`) on nested subsets of 1/8, 1/4, 1/2 and all of the training set
   (``train.split.n_train``), validation and test unchanged; plotted log-log.
 
 Every part also scores the plain minimal-basis calculation (the reference model-basis
@@ -62,13 +62,13 @@ DIRECT = {"hybrid": LOSS_VARIANTS["eig+dip+pol"], "direct-dipole": ("model.kind=
 #: the ``baselines`` part: the full-target hybrid model on each baseline Hamiltonian
 BASELINE_VARIANTS = {f"hybrid+{b}" if b != "none" else "hybrid": (
     *LOSS_VARIANTS["eig+dip+pol"], f"model.baseline={b}") for b in ("none", "huckel", "sad",
-                                                                     "scf")}
+                                                                     "gfn2", "scf")}
 #: rows of the ``transfer`` part besides `DIRECT`
 TRANSFER_EXTRA = {k: BASELINE_VARIANTS[k] for k in ("hybrid+sad", "hybrid+scf")}
-#: the models of the ``curves`` part, and its training-set fractions
-CURVE_MODELS = {"hybrid": DIRECT["hybrid"], "hybrid+scf": BASELINE_VARIANTS["hybrid+scf"],
-                "direct-dipole": DIRECT["direct-dipole"],
-                "direct-polarizability": DIRECT["direct-polarizability"]}
+#: direct surrogate kinds: a ``curves`` row for each the base config's loss weights
+DIRECT_KINDS = ("dipole", "polarizability", "homo", "lumo", "gap", "dipole_norm",
+                "polarizability_iso", "polarizability_aniso")
+#: the ``curves`` part's training-set fractions
 CURVE_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 #: the models of the ``series`` part: the base config's own loss, so a paper-style config
 #: keeps its targets
@@ -177,9 +177,25 @@ def study_variants(config: str | Path, parts=PARTS, *, max_train_heavy_atoms: in
     if "curves" in parts:
         n_full = training_set_size(base)
         sizes = sorted({max(1, round(f * n_full)) for f in CURVE_FRACTIONS})
+        # smallest sets first: an interrupted study has every model's first points
         out += [Variant("curves", f"{m}@{n}", config, o + (f"train.split.n_train={n}",))
-                for m, o in CURVE_MODELS.items() for n in sizes]
+                for n in sizes for m, o in curve_models(base).items()]
     return out
+
+
+def curve_models(cfg: Config) -> dict[str, tuple[str, ...]]:
+    """The models of the ``curves`` part on base config ``cfg``, each with its own loss: the
+    hybrid model as configured, the same on the SCF baseline (unless it is already), and a
+    direct surrogate for every target the loss weights that one can predict (dipole and
+    polarizability on full-spectrum data; HOMO, LUMO, |mu|, alpha invariants on QM9's)."""
+    b = cfg.model.baseline
+    models = {"hybrid" if b == "none" else f"hybrid+{b}": ()}
+    if b != "scf":
+        models["hybrid+scf"] = ("model.baseline=scf",)
+    for kind in DIRECT_KINDS:
+        if getattr(cfg.train.loss, kind, 0.0) > 0:
+            models[f"direct-{kind}"] = (f"model.kind={kind}",)
+    return models
 
 
 def series_applies(cfg: Config) -> bool:
@@ -345,10 +361,26 @@ def run_study(variants: list[Variant], out: str | Path, *, common: tuple[str, ..
 COLUMNS = (("eigenvalues_ev", "MO energies (eV)"), ("gap_ev", "gap (eV)"),
            ("dipole_debye", "dipole (D)"), ("polarizability_au", "alpha (a.u.)"),
            ("polarizability_pct", "alpha (%)"))
+#: the invariant targets of QM9-style labels, shown where a study's runs report them
+INVARIANT_COLUMNS = (("homo_ev", "HOMO (eV)"), ("lumo_ev", "LUMO (eV)"),
+                     ("dipole_norm_debye", "abs(mu) (D)"),
+                     ("polarizability_iso_au", "alpha_iso (a.u.)"),
+                     ("polarizability_aniso_au", "alpha aniso (a.u.)"))
+_LABELS = dict(COLUMNS + INVARIANT_COLUMNS)
 
 
-def _row(name: str, metrics: dict, extra: str = "") -> str:
-    cells = [f"{metrics['mae_' + k]:.3g}" if "mae_" + k in metrics else "-" for k, _ in COLUMNS]
+def columns_for(metrics: list[dict]) -> tuple[tuple[str, str], ...]:
+    """`COLUMNS` (full-spectrum targets) and `INVARIANT_COLUMNS` that any of ``metrics``
+    reports (gap and the invariants for a QM9 study; the five full-spectrum columns when
+    nothing is reported)."""
+    order = (*COLUMNS[:1], *INVARIANT_COLUMNS[:2], *COLUMNS[1:3], INVARIANT_COLUMNS[2],
+             *COLUMNS[3:], *INVARIANT_COLUMNS[3:])
+    got = [c for c in order if any("mae_" + c[0] in m for m in metrics)]
+    return tuple(got) or COLUMNS
+
+
+def _row(name: str, metrics: dict, extra: str = "", columns=COLUMNS) -> str:
+    cells = [f"{metrics['mae_' + k]:.3g}" if "mae_" + k in metrics else "-" for k, _ in columns]
     return f"| {name} | " + " | ".join(cells) + f" | {extra} |"
 
 
@@ -359,9 +391,10 @@ def format_study(results: list[dict]) -> str:
         rows = [r for r in results if r["part"] == part]
         if not rows:
             continue
+        cols = columns_for([r["metrics"] for r in rows])
         lines += [f"### {part}", "",
-                  "| run | " + " | ".join(t for _, t in COLUMNS) + " | train / test, time |",
-                  "|---" * (len(COLUMNS) + 2) + "|"]
+                  "| run | " + " | ".join(t for _, t in cols) + " | train / test, time |",
+                  "|---" * (len(cols) + 2) + "|"]
         seen_baseline = set()
         for r in rows:
             extra = f"{r['n_train']} / {r['n_test']}, {r['seconds']:.0f} s"
@@ -371,13 +404,13 @@ def format_study(results: list[dict]) -> str:
             if own:
                 extra += (f"; init vs own SCF: MOs {own['mae_mo_occupied_ev']:.2f} eV, "
                           f"dipole {own['mae_dipole_debye']:.2f} D")
-            lines.append(_row(f"{r['name']} ({r['target_basis']})", r["metrics"], extra))
+            lines.append(_row(f"{r['name']} ({r['target_basis']})", r["metrics"], extra, cols))
             base = r.get("minimal_basis") or {}
             tag = (r["target_basis"], r["n_test"])
             if base and (part == "basis" or not seen_baseline) and tag not in seen_baseline:
                 seen_baseline.add(tag)
                 lines.append(_row(f"minimal basis, no model ({r['target_basis']})",
-                                  base["metrics"], f"- / {r['n_test']}"))
+                                  base["metrics"], f"- / {r['n_test']}", cols))
         lines.append("")
     series = [r for r in results if r.get("series") and not r.get("same_run_as")]
     if series:
@@ -454,8 +487,11 @@ def plot_study(results: list[dict], out: str | Path) -> list[Path]:
         rows = [r for r in results if r["part"] == part]
         if not rows:
             continue
-        keys = ("eigenvalues_ev", "dipole_debye", "polarizability_pct")
-        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6))
+        keys = [k for k, _ in columns_for([r["metrics"] for r in rows])
+                if k in ("eigenvalues_ev", "homo_ev", "lumo_ev", "dipole_debye",
+                         "dipole_norm_debye", "polarizability_pct", "polarizability_iso_au")]
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+        axes = axes[0]
         for ax, key in zip(axes, keys):
             series = [(r["name"], r["by_size"]) for r in rows]
             series.append(("minimal basis", rows[0].get("minimal_basis", {}).get("by_size", {})))
@@ -464,7 +500,7 @@ def plot_study(results: list[dict], out: str | Path) -> list[Path]:
                              if "mae_" + key in m)
                 if pts:
                     ax.plot(*zip(*pts), "o-" if name != "minimal basis" else "k--", label=name)
-            ax.set(xlabel="heavy atoms", ylabel=f"test MAE {dict(COLUMNS)[key]}", yscale="log")
+            ax.set(xlabel="heavy atoms", ylabel=f"test MAE {_LABELS[key]}", yscale="log")
         axes[0].legend(fontsize=8)
         fig.suptitle(f"{part}: test MAE by molecule size")
         fig.tight_layout()
@@ -474,8 +510,10 @@ def plot_study(results: list[dict], out: str | Path) -> list[Path]:
         written.append(path)
     rows = [r for r in results if r["part"] == "curves"]
     if rows:
-        keys = ("eigenvalues_ev", "gap_ev", "dipole_debye", "polarizability_pct")
-        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6))
+        keys = [k for k, _ in columns_for([r["metrics"] for r in rows])
+                if k not in ("polarizability_au", "polarizability_aniso_au")]
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+        axes = axes[0]
         for ax, key in zip(axes, keys):
             for model in dict.fromkeys(r["name"].split("@")[0] for r in rows):
                 pts = sorted((r["n_train"], r["metrics"]["mae_" + key]) for r in rows
@@ -485,7 +523,7 @@ def plot_study(results: list[dict], out: str | Path) -> list[Path]:
             base = rows[0].get("minimal_basis", {}).get("metrics", {})
             if "mae_" + key in base:
                 ax.axhline(base["mae_" + key], color="k", ls="--", label="minimal basis")
-            ax.set(xlabel="training molecules", ylabel=f"test MAE {dict(COLUMNS)[key]}",
+            ax.set(xlabel="training molecules", ylabel=f"test MAE {_LABELS[key]}",
                    xscale="log", yscale="log")
         labelled = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
         if labelled:

@@ -5,12 +5,12 @@ formula, the SCF baseline against the SCF; rotation covariance; the cache."""
 import ase.build
 import numpy as np
 import pytest
+import scipy.linalg
 from scipy.spatial.transform import Rotation
 
-from hamlearn.data.baseline import (baseline_focks, huckel_baseline, sad_density, sad_fock)
+from hamlearn.data.baseline import baseline_focks, huckel_baseline, sad_density, sad_fock
 from hamlearn.data.record import Reference
-from hamlearn.data.reference import (ReferenceSettings, model_basis_data, run_scf,
-                                     scf_object)
+from hamlearn.data.reference import ReferenceSettings, model_basis_data, run_scf, scf_object
 from hamlearn.data.structure import Structure
 from hamlearn.errors import DatasetError
 
@@ -125,3 +125,90 @@ def test_unknown_elements_and_kinds_are_named():
         baseline_focks([_ref(s)], "huckel", RHF)
     with pytest.raises(ValueError, match="unknown baseline"):
         baseline_focks([_ref(s)], "xtb", RHF)
+
+
+# ----------------------------------------------------------------------------- gfn2
+def _xtb():
+    return pytest.importorskip("tblite.interface", reason="the gfn2 baseline needs tblite "
+                               "(pip install -e '.[xtb]', part of the test extra)")
+
+
+def _rotated(s: Structure, seed: int) -> tuple[Structure, np.ndarray]:
+    rot = Rotation.random(random_state=seed).as_matrix()
+    return Structure(numbers=s.numbers, positions=s.positions @ rot.T), rot
+
+
+@pytest.mark.parametrize("name", ["CH3CONH2", "HCOOH"])
+def test_gfn2_baseline_spectrum_is_gfn2_xtbs_orbital_energies_plus_core_levels(name):
+    _xtb()
+    from hamlearn.data.baseline import gfn2_fock, gfn2_result
+    from hamlearn.qm.huckel import ONSITE_HARTREE
+
+    s = _mol(name)
+    md = model_basis_data(s, "sto-3g")
+    w = np.linalg.eigvalsh(np.linalg.solve(np.linalg.cholesky(md.ovlp), np.linalg.solve(
+        np.linalg.cholesky(md.ovlp), gfn2_fock(s, md)).T))
+    symbols = {6: "C", 7: "N", 8: "O"}
+    core = [ONSITE_HARTREE[(symbols[z], "1s")] for z in s.numbers if z > 1]
+    xtb = np.asarray(gfn2_result(s).get("orbital-energies"))  # tblite's own SCC levels
+    np.testing.assert_allclose(w, np.sort(np.concatenate([xtb, core])), atol=1e-10)
+
+
+def test_gfn2_baseline_occupies_gfn2_xtbs_orbitals_ao_by_ao():
+    """The AO map (xTB's s, p_y, p_z, p_x onto pyscf's valence s, p_x, p_y, p_z): the Loewdin
+    populations of F0's occupied orbitals on each valence AO are tblite's own density's."""
+    _xtb()
+    from hamlearn.data.baseline import _sym_power, gfn2_fock, gfn2_result
+    from hamlearn.data.reference import _mole
+
+    s, _ = _rotated(_mol("CH3CONH2"), 5)  # no symmetry: every p population differs
+    md = model_basis_data(s, "sto-3g")
+    nocc = int(s.numbers.sum()) // 2
+    s_ih = _sym_power(md.ovlp, -0.5)
+    c = np.linalg.eigh(s_ih @ gfn2_fock(s, md) @ s_ih)[1]
+    pop = 2 * np.sum(c[:, :nocc] ** 2, axis=1)  # Loewdin populations per model AO
+    mine = {(a, "s" if shell.endswith("s") else comp): pop[k]
+            for k, (a, _, shell, comp) in enumerate(_mole(s, "sto-3g").ao_labels(fmt=False))
+            if shell != "1s" or s.numbers[a] == 1}  # valence AOs only
+    res = gfn2_result(s)
+    sx_half = _sym_power(np.asarray(res.get("overlap-matrix")), 0.5)
+    pop_x = iter(np.diag(sx_half @ np.asarray(res.get("density-matrix")) @ sx_half))
+    xtb = {(a, comp): next(pop_x) for a, z in enumerate(s.numbers)
+           for comp in (["s"] if z == 1 else ["s", "y", "z", "x"])}  # tblite's AO order
+    assert xtb.keys() == mine.keys()
+    for key, p in xtb.items():
+        assert mine[key] == pytest.approx(p, abs=1e-9), key
+    assert np.ptp([p for (_, c), p in xtb.items() if c in "xyz"]) > 0.1  # p's differ
+
+
+def test_gfn2_baseline_is_rotation_covariant_and_cached(tmp_path):
+    _xtb()
+    s = _mol("HCOOH")
+    r, rot = _rotated(s, 2)
+    out = baseline_focks([_ref(s), _ref(r)], "gfn2", RHF, tmp_path)
+    ev = [scipy.linalg.eigh(f, md.ovlp, eigvals_only=True)
+          for md, f in zip((model_basis_data(s, "sto-3g"), model_basis_data(r, "sto-3g")), out)]
+    np.testing.assert_allclose(ev[0], ev[1], atol=1e-8)
+    # p blocks rotate as vectors: the (C 2s, O 2p) block of the rotated molecule is R @ it
+    from hamlearn.data.reference import _mole
+
+    labels = _mole(s, "sto-3g").ao_labels(fmt=False)
+    c, o = list(s.numbers).index(6), list(s.numbers).index(8)
+    c2s = next(k for k, (a, _, sh, _) in enumerate(labels) if a == c and sh == "2s")
+    o2p = [k for k, (a, _, sh, _) in enumerate(labels) if a == o and sh == "2p"]
+    np.testing.assert_allclose(out[1][c2s, o2p], rot @ out[0][c2s, o2p], atol=1e-7)
+    files = list((tmp_path / "baseline-gfn2").rglob("*.npy"))
+    assert len(files) == 2
+    again = baseline_focks([_ref(s)], "gfn2", RHF, tmp_path)[0]
+    np.testing.assert_array_equal(again, out[0])
+
+
+def test_gfn2_baseline_names_unsupported_elements_and_open_shells():
+    _xtb()
+    s = Structure.from_atoms(ase.build.molecule("PH3"))
+    with pytest.raises(DatasetError, match="element.*15"):
+        baseline_focks([_ref(s)], "gfn2", RHF)
+    radical = Structure(numbers=np.array([6, 1, 1, 1]), positions=_mol("CH4").positions[:4],
+                        spin=1)
+    with pytest.raises(DatasetError, match="closed-shell"):
+        baseline_focks([_ref(radical)], "gfn2", RHF)

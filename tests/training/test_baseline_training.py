@@ -47,9 +47,12 @@ def test_scf_baseline_initial_model_is_the_plain_calculation(cache):
     assert max(float(np.abs(w).max()) for w in leaves if w.size) < 1e-12
 
 
-@pytest.mark.parametrize("baseline", ["huckel", "sad", "scf"])
+@pytest.mark.parametrize("baseline", ["huckel", "sad", "gfn2", "scf"])
 def test_every_baseline_trains_evaluates_and_predicts(cache, tmp_path, baseline):
     import ase.build
+
+    if baseline == "gfn2":
+        pytest.importorskip("tblite.interface", reason="the gfn2 baseline needs tblite")
 
     from hamlearn.data.structure import Structure
     from hamlearn.training.predict import predict_structures

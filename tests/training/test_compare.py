@@ -2,11 +2,15 @@
 reduced-basis part, the minimal-basis baseline (exact for model-basis targets), resume."""
 
 import json
+from pathlib import Path
 
 import pytest
 from test_cli import TINY, cli
 
+from hamlearn.config import load_config
 from hamlearn.training.study import study_variants
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +66,7 @@ def test_baseline_rows_of_the_study():
     ``model.baseline`` (their training is exercised in test_baseline_training.py)."""
     got = {(v.part, v.name): v.load() for v in study_variants(TINY, ["baselines", "transfer"])}
     want = {"hybrid": "none", "hybrid+huckel": "huckel", "hybrid+sad": "sad",
-            "hybrid+scf": "scf"}
+            "hybrid+gfn2": "gfn2", "hybrid+scf": "scf"}
     for name, kind in want.items():
         cfg = got[("baselines", name)]
         assert cfg.model.baseline == kind and cfg.train.loss.polarizability == 1
@@ -74,16 +78,43 @@ def test_baseline_rows_of_the_study():
 def test_learning_curve_variants_and_plot(tmp_path):
     """The curves part: nested training subsets of the base split for every curve model;
     the log-log plot is written from the results."""
-    from hamlearn.training.study import CURVE_MODELS, plot_study
+    from hamlearn.training.study import curve_models, plot_study
 
     variants = study_variants(TINY, ["curves"])  # TINY trains on 3 molecules
     sizes = sorted({v.load().train.split.n_train for v in variants})
     assert sizes == [1, 2, 3]
-    assert {v.name.split("@")[0] for v in variants} == set(CURVE_MODELS)
-    assert len(variants) == len(CURVE_MODELS) * len(sizes)
+    models = curve_models(load_config(TINY))
+    assert set(models) == {"hybrid", "hybrid+scf", "direct-dipole", "direct-polarizability"}
+    assert {v.name.split("@")[0] for v in variants} == set(models)
+    assert len(variants) == len(models) * len(sizes)
+    # on QM9's labels: the SCF-baseline model as configured and one surrogate per target
+    qm9 = curve_models(load_config(ROOT / "configs" / "qm9_curves.yaml"))
+    assert set(qm9) == {"hybrid+scf", "direct-homo", "direct-lumo", "direct-dipole_norm",
+                        "direct-polarizability_iso", "direct-polarizability_aniso"}
     results = [{"part": "curves", "name": v.name, "n_train": v.load().train.split.n_train,
                 "metrics": {"mae_dipole_debye": 1.0 / v.load().train.split.n_train},
                 "minimal_basis": {"metrics": {"mae_dipole_debye": 0.5}}} for v in variants]
     written = plot_study(results, tmp_path)
     assert tmp_path / "learning_curves.png" in written
     assert (tmp_path / "learning_curves.png").stat().st_size > 1000
+
+
+def test_study_tables_and_curves_show_the_invariant_targets_of_qm9_runs(tmp_path):
+    """A QM9-style study (HOMO, LUMO, |mu|, alpha invariants): its tables get those columns
+    (not the full-spectrum ones, which would all be '-'), its curves one panel each."""
+    from hamlearn.training.study import format_study, plot_study
+
+    metrics = {"mae_homo_ev": 0.2, "mae_lumo_ev": 0.3, "mae_dipole_norm_debye": 0.15,
+               "mae_polarizability_iso_au": 1.4}
+    results = [{"part": "curves", "name": f"hybrid+scf@{n}", "n_train": n, "n_test": 300,
+                "seconds": 1.0, "target_basis": "6-31g(2df,p)",
+                "metrics": {k: v * 100 / n for k, v in metrics.items()}} for n in (100, 400)]
+    results.append({**results[0], "name": "direct-homo@100", "metrics": {"mae_homo_ev": 0.1}})
+    table = format_study(results)
+    header = next(line for line in table.splitlines() if line.startswith("| run"))
+    assert header.split(" | ")[1:5] == ["HOMO (eV)", "LUMO (eV)", "abs(mu) (D)",
+                                        "alpha_iso (a.u.)"]
+    assert "MO energies" not in header
+    assert "| direct-homo@100 (6-31g(2df,p)) | 0.1 | - | - | - |" in table
+    (png,) = plot_study(results, tmp_path)
+    assert png.name == "learning_curves.png" and png.stat().st_size > 1000
