@@ -152,6 +152,8 @@ class DataConfig:
         cart: Cartesian d/f functions (6D/10F) in the target bases instead of spherical
             ones (the model basis stays spherical).
         density_fit: density fitting in the SCFs (faster; labels differ by ~1e-5 Hartree).
+        excitations: lowest singlet excitations computed per basis by pyscf TDA (energies,
+            oscillator strengths, transition dipoles); 0 (default): none.
         feature_store: where training keeps the features: 'memory' (all in RAM), or on
             disk under ``<cache_dir>/features/`` as memory-mapped 'float64' or 'float32'
             arrays (memory no longer grows with the dataset; reused by the next run on the
@@ -179,6 +181,7 @@ class DataConfig:
     labels: str = choice("compute", "published")
     cart: bool = False
     density_fit: bool = False
+    excitations: int = bounded(0, 0)
     feature_store: str = choice("memory", "float64", "float32")
     model_scf_sample: int | None = bounded(None, 0)
     model_scf_seed: int = 0

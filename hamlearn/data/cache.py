@@ -32,7 +32,8 @@ from hamlearn.faults import fault_point
 log = logging.getLogger(__name__)
 
 FORMAT = "hamlearn-reference-cache-v1"
-_LABEL_ARRAYS = ("mo_energy", "dipole", "polarizability_uncoupled", "polarizability_coupled")
+_LABEL_ARRAYS = ("mo_energy", "dipole", "polarizability_uncoupled", "polarizability_coupled",
+                 "excitation_energies", "oscillator_strengths", "transition_dipoles")
 _MODEL_ARRAYS = ("ovlp", "dip_ints", "origin", "fock")
 
 

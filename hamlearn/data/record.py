@@ -47,6 +47,10 @@ class Labels:
         polarizability_coupled: ``(3, 3)`` coupled-perturbed (CPHF/CPKS) static
             polarizability (Bohr^3), or None when not computed.
         e_tot: total SCF energy (Hartree), or None when not known.
+        excitation_energies: ``(state,)`` lowest singlet TDA (Tamm-Dancoff TDDFT/CIS)
+            excitation energies (Hartree), ascending, or None (``data.excitations: 0``).
+        oscillator_strengths: ``(state,)`` their length-gauge oscillator strengths.
+        transition_dipoles: ``(state, 3)`` transition dipoles (e Bohr, sign arbitrary).
         invariants: rotation-invariant labels where the full quantity is not known (atomic
             units): ``homo``, ``lumo``, ``gap``, ``dipole_norm``,
             ``polarizability_iso_<kind>``, ``polarizability_aniso_<kind>``, ``r2``.
@@ -60,6 +64,9 @@ class Labels:
     polarizability_uncoupled: np.ndarray | None = None
     polarizability_coupled: np.ndarray | None = None
     e_tot: float | None = None
+    excitation_energies: np.ndarray | None = None
+    oscillator_strengths: np.ndarray | None = None
+    transition_dipoles: np.ndarray | None = None
     invariants: dict = dataclasses.field(default_factory=dict)
     source: str = "pyscf"
 

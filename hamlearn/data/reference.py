@@ -34,6 +34,7 @@ from hamlearn.data.record import Labels, ModelBasisData, Reference
 from hamlearn.data.structure import Structure, StructureError
 from hamlearn.data.validate import MIN_DISTANCE_ANG as MIN_DISTANCE_ANG
 from hamlearn.data.validate import validate_structure
+
 POLARIZABILITY_KINDS = ("uncoupled", "coupled")
 
 
@@ -59,6 +60,8 @@ class ReferenceSettings:
             spherical harmonics in pyscf's order).
         density_fit: density fitting of the Coulomb/exchange integrals (pyscf's default
             auxiliary basis for the orbital basis).
+        excitations: lowest singlet excitations per basis (pyscf TDA: Tamm-Dancoff TDDFT,
+            CIS for HF): energies, oscillator strengths, transition dipoles; 0: none.
     """
 
     method: str = "b3lyp"
@@ -71,6 +74,7 @@ class ReferenceSettings:
     cphf_conv_tol: float = 1e-9
     cart: bool = False
     density_fit: bool = False
+    excitations: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", self.method.lower())
@@ -90,7 +94,8 @@ class ReferenceSettings:
         return cls(method=data.method, model_basis=data.model_basis,
                    target_bases=tuple(data.target_bases), polarizability=data.polarizability,
                    conv_tol=data.conv_tol, grid_level=data.grid_level,
-                   max_cycle=data.max_cycle, cart=data.cart, density_fit=data.density_fit)
+                   max_cycle=data.max_cycle, cart=data.cart, density_fit=data.density_fit,
+                   excitations=data.excitations)
 
     @property
     def is_hf(self) -> bool:
@@ -113,6 +118,8 @@ class ReferenceSettings:
             items += ("cart",)
         if self.density_fit:
             items += ("density_fit",)
+        if self.excitations:
+            items += ("tda", int(self.excitations))
         return items
 
     def as_meta(self) -> dict:
@@ -200,7 +207,7 @@ def dipole_integrals(mol, origin: np.ndarray) -> np.ndarray:
         return mol.intor_symmetric("int1e_r", comp=3)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parsed_basis(basis: str, element: str):
     """pyscf's parsed basis of one element (parsing the basis file was 40% of building a
     small molecule's integrals)."""
@@ -295,6 +302,34 @@ def _final_orbitals(mf):
     return fock
 
 
+def tda_excitations(mf, n_states: int, conv_tol: float = 1e-9) -> dict[str, np.ndarray]:
+    """The lowest ``n_states`` singlet excitations of a converged closed-shell SCF by pyscf's
+    TDA (Tamm-Dancoff TDDFT; CIS for HF): energies (Hartree), length-gauge oscillator
+    strengths and transition dipoles ``(state, 3)`` (e Bohr).
+
+    Raises:
+        ReferenceDataError: when the Davidson solver does not converge every state, or the
+            molecule has fewer occupied-virtual pairs than ``n_states``.
+    """
+    mol = mf.mol
+    nocc = mol.nelectron // 2
+    n_pairs = nocc * (len(mf.mo_energy) - nocc)
+    if n_states > n_pairs:
+        raise ReferenceDataError(f"{mol.nelectron} electrons in {len(mf.mo_energy)} MOs have "
+                                 f"{n_pairs} excitations, fewer than data.excitations="
+                                 f"{n_states}")
+    td = mf.TDA()
+    td.nstates, td.conv_tol, td.verbose = n_states, conv_tol, 0
+    td.singlet = True
+    td.kernel()
+    if not np.all(td.converged):
+        raise ReferenceDataError(f"TDA did not converge {int(np.sum(~np.asarray(td.converged)))}"
+                                 f" of {n_states} states")
+    return {"excitation_energies": np.asarray(td.e, dtype=np.float64),
+            "oscillator_strengths": np.asarray(td.oscillator_strength(gauge="length")),
+            "transition_dipoles": np.asarray(td.transition_dipole())}
+
+
 def basis_labels(mf, basis: str, settings: ReferenceSettings, origin: np.ndarray):
     """`Labels` of a converged SCF plus ``(fock, dip_ints)`` of its basis."""
     mol = mf.mol
@@ -307,10 +342,12 @@ def basis_labels(mf, basis: str, settings: ReferenceSettings, origin: np.ndarray
         alpha["uncoupled"] = uncoupled_polarizability(mf.mo_energy, mf.mo_coeff, nocc, dip_ints)
     if "coupled" in settings.polarizability:
         alpha["coupled"] = coupled_polarizability(mf, settings.cphf_conv_tol)
+    excited = tda_excitations(mf, settings.excitations) if settings.excitations else {}
     labels = Labels(basis=basis, mo_energy=np.asarray(mf.mo_energy), nocc=nocc,
                     dipole=dipole_moment(mol, dm, dip_ints, origin),
                     polarizability_uncoupled=alpha.get("uncoupled"),
-                    polarizability_coupled=alpha.get("coupled"), e_tot=float(mf.e_tot))
+                    polarizability_coupled=alpha.get("coupled"), e_tot=float(mf.e_tot),
+                    **excited)
     return labels, fock, dip_ints
 
 
@@ -334,7 +371,10 @@ def compute_reference(structure: Structure, settings: ReferenceSettings) -> Refe
     for basis in settings.bases:
         t0 = time.perf_counter()
         mf = run_scf(structure, basis, settings)
-        labels[basis], fock, dip_ints = basis_labels(mf, basis, settings, origin)
+        try:
+            labels[basis], fock, dip_ints = basis_labels(mf, basis, settings, origin)
+        except ReferenceDataError as err:
+            raise ReferenceDataError(f"{structure.label} ({basis}): {err}") from None
         if basis == settings.model_basis:
             model = ModelBasisData(basis=basis, ovlp=mf.get_ovlp(), dip_ints=dip_ints,
                                    origin=origin, fock=fock)

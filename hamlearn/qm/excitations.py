@@ -96,12 +96,6 @@ def atom_hardness(numbers) -> np.ndarray:
                          f"{min(HARDNESS_HARTREE)}-{max(HARDNESS_HARTREE)})") from None
 
 
-def ao_atom_matrix(ao_atom, n_atoms: int) -> np.ndarray:
-    """``(atom, ao)`` one-hot of each AO's atom (a negative index: a padded AO, no atom)."""
-    ao_atom = np.asarray(ao_atom)
-    return (ao_atom[None, :] == np.arange(n_atoms)[:, None]).astype(np.float64)
-
-
 def kernels(positions: Float[Array, "atom 3"], hardness: Float[Array, " atom"],
             settings: STDASettings) -> tuple[Array, Array]:
     """``(G^J, G^K)``, each ``(atom, atom)`` (Hartree): the damped Coulomb kernels."""
@@ -121,6 +115,29 @@ def kernels(positions: Float[Array, "atom 3"], hardness: Float[Array, " atom"],
     return g_j, g_k
 
 
+def ao_kernels(numbers, positions, ao_atom, settings: STDASettings = STDASettings(),
+               nao_pad: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The kernels on AO pairs, ``G_mu,nu = G_atom(mu),atom(nu)`` (host arrays,
+    ``(ao, ao)``; zero on padded AOs up to ``nao_pad``): monopole transition charges summed
+    over an atom's AOs become plain AO sums, so a padded batch needs no atom axis.
+
+    Args:
+        numbers, positions: the molecule (positions in Bohr).
+        ao_atom: ``(ao,)`` atom index of each AO (pyscf's ``ao_labels``).
+    """
+    ao_atom = np.asarray(ao_atom)
+    g_j, g_k = (np.asarray(g) for g in kernels(np.asarray(positions, np.float64),
+                                                atom_hardness(numbers), settings))
+    nao = len(ao_atom)
+    pad = nao if nao_pad is None else nao_pad
+    out = []
+    for g in (g_j, g_k):
+        m = np.zeros((pad, pad))
+        m[:nao, :nao] = g[np.ix_(ao_atom, ao_atom)]
+        out.append(m)
+    return out[0], out[1]
+
+
 def _sqrtm_spd(ovlp):
     w, v = jnp.linalg.eigh(ovlp)
     return (v * jnp.sqrt(w)) @ v.T
@@ -128,9 +145,8 @@ def _sqrtm_spd(ovlp):
 
 def stda(mo_energy: Float[Array, " mo"], mo_coeff: Float[Array, "ao mo"],
          mo_occ: Float[Array, " mo"], ovlp: Float[Array, "ao ao"],
-         dip_ints: Float[Array, "3 ao ao"], ao_atom: Float[Array, "atom ao"],
-         positions: Float[Array, "atom 3"], hardness: Float[Array, " atom"],
-         settings: STDASettings = STDASettings(),
+         dip_ints: Float[Array, "3 ao ao"], gamma_j: Float[Array, "ao ao"],
+         gamma_k: Float[Array, "ao ao"], settings: STDASettings = STDASettings(),
          mo_mask: Bool[Array, " mo"] | None = None) -> dict[str, Array]:
     """Lowest singlet excitations of one molecule's MOs (pure: jit/vmap/grad-able).
 
@@ -138,11 +154,9 @@ def stda(mo_energy: Float[Array, " mo"], mo_coeff: Float[Array, "ao mo"],
         mo_energy, mo_coeff, mo_occ: the MOs (`hamlearn.qm.qm_forward`'s outputs, padded
             or not; occupations 2/0, MOs ascending).
         ovlp, dip_ints: overlap and dipole integrals of the same AOs.
-        ao_atom: ``(atom, ao)`` one-hot AO -> atom (`ao_atom_matrix`; zero columns on
-            padded AOs, zero rows on padded atoms).
-        positions, hardness: ``(atom, 3)`` Bohr and ``(atom,)`` Hartree (padded atoms:
-            anything finite, their rows of ``ao_atom`` are zero).
-        settings: window, state count and kernel parameters.
+        gamma_j, gamma_k: `ao_kernels` of the molecule (zero on padded AOs), made with the
+            same ``settings``' exponents and ``ax``.
+        settings: window and state count (static).
         mo_mask: True on real MOs (default: all).
 
     Returns:
@@ -166,22 +180,21 @@ def stda(mo_energy: Float[Array, " mo"], mo_coeff: Float[Array, "ao mo"],
 
     c_orth = _sqrtm_spd(ovlp) @ mo_coeff  # Loewdin: C'^T C' = C^T S C = 1
     c_i, c_a = c_orth[:, i_idx], c_orth[:, a_idx]
-    q_ia = jnp.einsum("Am,mi,ma->Aia", ao_atom, c_i, c_a).reshape(ao_atom.shape[0], -1)
-    q_ia = q_ia * pair_ok[None, :]
+    n_pair = settings.n_occ * settings.n_virt
+    t_ia = (c_i[:, :, None] * c_a[:, None, :]).reshape(-1, n_pair) * pair_ok[None, :]
     de = (mo_energy[a_idx][None, :] - mo_energy[i_idx][:, None]).reshape(-1)
-    diag = jnp.where(pair_ok, de, INVALID_ENERGY + jnp.arange(de.shape[0]))
+    diag = jnp.where(pair_ok, de, INVALID_ENERGY + jnp.arange(n_pair))
     amat = jnp.diag(diag)
     if settings.kernels:
-        g_j, g_k = kernels(positions, hardness, settings)
-        q_ij = jnp.einsum("Am,mi,mj->Aij", ao_atom, c_i, c_i)
-        q_ab = jnp.einsum("Am,ma,mb->Aab", ao_atom, c_a, c_a)
-        k_term = q_ia.T @ g_k @ q_ia  # (ia|jb)
-        j_term = jnp.einsum("Aij,AB,Bab->iajb", q_ij, g_j, q_ab).reshape(de.shape[0], -1)
+        k_term = t_ia.T @ gamma_k @ t_ia  # (ia|jb)
+        t_ij = c_i[:, :, None] * c_i[:, None, :]
+        t_ab = c_a[:, :, None] * c_a[:, None, :]
+        j_term = jnp.einsum("mij,mn,nab->iajb", t_ij, gamma_j, t_ab).reshape(n_pair, n_pair)
         ok2 = pair_ok[:, None] & pair_ok[None, :]
         amat = amat + jnp.where(ok2, 2.0 * k_term - j_term, 0.0)
     w, x = jnp.linalg.eigh(amat)
     w, x = w[:settings.n_states], x[:, :settings.n_states]
-    d_ia = jnp.einsum("xmn,mI,na->xIa", dip_ints, mo_coeff, mo_coeff)[:, i_idx][:, :, a_idx]
+    d_ia = jnp.einsum("xmn,mi,na->xia", dip_ints, mo_coeff[:, i_idx], mo_coeff[:, a_idx])
     d_ia = d_ia.reshape(3, -1) * pair_ok[None, :]
     tdm = jnp.sqrt(2.0) * (x.T @ d_ia.T)  # (state, 3)
     strengths = 2.0 / 3.0 * w * jnp.sum(tdm * tdm, axis=-1)
@@ -201,4 +214,4 @@ def broadened_spectrum(energies: Float[Array, " state"], strengths: Float[Array,
     return g @ f
 
 
-stda_batch = jax.vmap(stda, in_axes=(0, 0, 0, 0, 0, 0, 0, 0, None, 0))
+stda_batch = jax.vmap(stda, in_axes=(0, 0, 0, 0, 0, 0, 0, None, 0))

@@ -23,8 +23,13 @@ from hamlearn.data.structure import Structure
 from hamlearn.plotting import parity_panels
 from hamlearn.qm import qm_forward_batch
 from hamlearn.training.batches import Batcher, Prepared, prepare
-from hamlearn.training.metrics import (by_size, molecule_errors, ordered_targets, summarize,
-                                      target_label)
+from hamlearn.training.metrics import (
+    by_size,
+    molecule_errors,
+    ordered_targets,
+    summarize,
+    target_label,
+)
 from hamlearn.training.references import unlabelled_reference
 from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
 
@@ -185,14 +190,17 @@ def prediction_entry(structure: Structure, ref: Reference, p: dict) -> dict:
     return entry
 
 
-def predict_entries(model, cfg: Config, structures) -> list[dict]:
-    """Prediction entries (`prediction_entry`) of validated ``structures``: model-basis
-    integrals (no SCF), features, model and QM layer in one pass."""
+def predict_raw(model, cfg: Config, structures) -> list:
+    """Per validated structure, in order: ``(reference, prediction)`` (the unlabelled
+    reference with its model-basis data, and `predict_indices`' outputs: MOs, observables
+    and the predicted ``fock``), or a failure entry (``ok`` false) where its baseline could
+    not be computed. Model-basis integrals (no SCF), features, model and QM layer in one
+    pass."""
     from hamlearn.errors import DatasetError
     from hamlearn.training.batches import model_baselines
 
     refs = [unlabelled_reference(s, cfg.model.basis) for s in structures]
-    out: list[dict | None] = [None] * len(refs)
+    out: list = [None] * len(refs)
     base = [None] * len(refs)
     if cfg.model.baseline != "none":  # one molecule at a time: a failed SCF fails only it
         for k, r in enumerate(refs):
@@ -206,8 +214,14 @@ def predict_entries(model, cfg: Config, structures) -> list[dict]:
         batcher = Batcher(data, cfg, len(ok), with_targets=False)
         preds = predict_indices(model, data, batcher, range(len(ok)))
         for k, p in zip(ok, preds):
-            out[k] = prediction_entry(structures[k], refs[k], p)
+            out[k] = (refs[k], p)
     return out
+
+
+def predict_entries(model, cfg: Config, structures) -> list[dict]:
+    """Prediction entries (`prediction_entry`) of validated ``structures`` (`predict_raw`)."""
+    return [item if isinstance(item, dict) else prediction_entry(s, *item)
+            for s, item in zip(structures, predict_raw(model, cfg, structures))]
 
 
 def evaluate_references(model, refs: list[Reference], indices, cfg: Config, *,

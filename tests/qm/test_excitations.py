@@ -16,7 +16,7 @@ from hamlearn.data.structure import Structure
 from hamlearn.qm import qm_forward
 from hamlearn.qm.excitations import (
     STDASettings,
-    ao_atom_matrix,
+    ao_kernels,
     atom_hardness,
     broadened_spectrum,
     stda,
@@ -41,9 +41,9 @@ def _case(name="HCOOH", rotation=None):
 def _layer_inputs(case, ao_atom):
     out = forward(case.fock_jax, case.inputs)
     s = case.structure
+    g_j, g_k = ao_kernels(s.numbers, s.positions, ao_atom)
     return (out["mo_energy"], out["mo_coeff"], out["mo_occ"], jnp.asarray(case.ovlp),
-            jnp.asarray(case.dip_ints), jnp.asarray(ao_atom_matrix(ao_atom, len(s.numbers))),
-            jnp.asarray(s.positions), jnp.asarray(atom_hardness(s.numbers)))
+            jnp.asarray(case.dip_ints), jnp.asarray(g_j), jnp.asarray(g_k))
 
 
 def numpy_stda(fock, ovlp, dip_ints, ao_atom, positions, numbers, nocc, st):
@@ -128,22 +128,16 @@ def test_padded_batch_gives_each_molecules_own_states():
     cases = [_case(n) for n in ("HCOOH", "H2O")]
     singles = [stda_jit(*_layer_inputs(c, a), settings=SETTINGS) for c, a in cases]
     nao = max(c.ovlp.shape[0] for c, _ in cases)
-    n_atoms = max(len(c.structure.numbers) for c, _ in cases)
     qm = pad_batch([c.inputs for c, _ in cases], nao)
     focks = jnp.stack([jnp.pad(c.fock_jax, (0, nao - c.ovlp.shape[0])) for c, _ in cases])
     batch = jax.jit(jax.vmap(qm_forward))(focks, qm)
 
-    def pad_atoms(x, n):
-        return np.concatenate([x, np.zeros((n - len(x), *x.shape[1:]))])
-
-    ao_atom = np.stack([np.pad(ao_atom_matrix(a, n_atoms), ((0, 0), (0, nao - len(a))))
-                        for _, a in cases])
-    pos = np.stack([pad_atoms(c.structure.positions + 5.0, n_atoms) for c, _ in cases])
-    hard = np.stack([pad_atoms(atom_hardness(c.structure.numbers), n_atoms) + (
-        np.arange(n_atoms) >= len(c.structure.numbers)) for c, _ in cases])
-    got = jax.jit(stda_batch, static_argnums=8)(batch["mo_energy"], batch["mo_coeff"], batch["mo_occ"], qm.ovlp,
-                     qm.dip_ints, jnp.asarray(ao_atom), jnp.asarray(pos), jnp.asarray(hard),
-                     SETTINGS, batch["mo_mask"])
+    kern = [ao_kernels(c.structure.numbers, c.structure.positions, a, nao_pad=nao)
+            for c, a in cases]
+    got = jax.jit(stda_batch, static_argnums=7)(
+        batch["mo_energy"], batch["mo_coeff"], batch["mo_occ"], qm.ovlp, qm.dip_ints,
+        jnp.asarray(np.stack([k[0] for k in kern])), jnp.asarray(np.stack([k[1] for k in kern])),
+        SETTINGS, batch["mo_mask"])
     for k, single in enumerate(singles):
         real = np.asarray(single["state_mask"])
         np.testing.assert_allclose(np.asarray(got["energies"][k])[real],
@@ -166,13 +160,13 @@ def test_energies_and_strengths_are_rotation_invariant():
 
 def test_gradients_through_the_qm_layer_match_finite_differences():
     case, ao_atom = _case("HCOOH")
-    _, _, _, ovlp, dip, aoat, pos, hard = _layer_inputs(case, ao_atom)
+    _, _, _, ovlp, dip, g_j, g_k = _layer_inputs(case, ao_atom)
     grid = jnp.linspace(0.2, 0.8, 7)
 
     def loss(fock):
         out = qm_forward(fock, case.inputs)
-        ex = stda(out["mo_energy"], out["mo_coeff"], out["mo_occ"], ovlp, dip, aoat, pos,
-                  hard, SETTINGS)
+        ex = stda(out["mo_energy"], out["mo_coeff"], out["mo_occ"], ovlp, dip, g_j, g_k,
+                  SETTINGS)
         spec = broadened_spectrum(ex["energies"], ex["strengths"], grid, 0.05)
         return ex["energies"][0] + 3.0 * ex["strengths"][1] + 0.1 * jnp.sum(spec**2)
 

@@ -1,0 +1,188 @@
+"""UV-vis spectra of a trained run: the predicted Hamiltonian's singlet excitations
+(`hamlearn.qm.excitations`, sTDA-like) for new molecules, optionally beside pyscf's TDA in
+the run's target basis, written as data and plots (`scripts/spectra.py`).
+
+Example:
+    >>> entries = predict_spectra("runs/quickstart", structures)  # doctest: +SKIP
+    >>> write_spectra(entries, "runs/quickstart/spectra/mols")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from hamlearn.data.record import Reference
+from hamlearn.data.structure import Structure
+from hamlearn.qm.excitations import STDASettings
+from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
+
+log = logging.getLogger("hamlearn.training")
+
+#: default broadening (Gaussian standard deviation, eV) and energy grid (eV)
+WIDTH_EV = 0.3
+GRID_EV = (2.0, 16.0, 1401)
+HC_EV_NM = 1239.84198
+
+
+def excitations_of(fock: np.ndarray, ref: Reference,
+                   settings: STDASettings = STDASettings()) -> dict[str, np.ndarray]:
+    """sTDA-like excitations of one molecule's (predicted) model-basis Fock (Hartree, e Bohr):
+    real states only."""
+    import jax
+
+    from hamlearn.data.reference import _mole
+    from hamlearn.qm import QMInputs, qm_forward
+    from hamlearn.qm.excitations import ao_kernels, stda
+
+    s = ref.structure
+    inputs = QMInputs.from_model_data(ref.model, s)
+    out = jax.jit(qm_forward)(np.asarray(fock, np.float64), inputs)
+    ao_atom = [a for a, *_ in _mole(s, ref.model.basis).ao_labels(fmt=False)]
+    g_j, g_k = ao_kernels(s.numbers, s.positions, ao_atom, settings)
+    ex = jax.jit(stda, static_argnames="settings")(
+        out["mo_energy"], out["mo_coeff"], out["mo_occ"], inputs.ovlp, inputs.dip_ints, g_j,
+        g_k, settings=settings)
+    real = np.asarray(ex["state_mask"])  # states beyond the molecule's pairs are masked
+    return {"energies": np.asarray(ex["energies"])[real],
+            "strengths": np.asarray(ex["strengths"])[real],
+            "transition_dipoles": np.asarray(ex["transition_dipoles"])[real]}
+
+
+def reference_excitations(structure: Structure, cfg, n_states: int) -> dict[str, np.ndarray]:
+    """pyscf's TDA of ``structure`` with the run's method in its target basis (Hartree)."""
+    from hamlearn.data.reference import ReferenceSettings, run_scf, tda_excitations
+
+    settings = ReferenceSettings.from_config(cfg.data)
+    mf = run_scf(structure, cfg.train.target_basis, settings)
+    got = tda_excitations(mf, n_states)
+    return {"energies": got["excitation_energies"], "strengths": got["oscillator_strengths"],
+            "transition_dipoles": got["transition_dipoles"]}
+
+
+def _user_units(ex: dict) -> dict:
+    return {"excitation_energies_ev": (ex["energies"] * HARTREE_TO_EV).tolist(),
+            "oscillator_strengths": np.asarray(ex["strengths"]).tolist(),
+            "transition_dipoles_debye": (np.asarray(ex["transition_dipoles"])
+                                         * AU_TO_DEBYE).tolist()}
+
+
+def predict_spectra(run_dir: str | Path, structures: Sequence[Structure], *,
+                    settings: STDASettings = STDASettings(), reference: bool = False,
+                    progress: bool = False) -> list[dict]:
+    """One entry per structure: the predicted excitations (eV, oscillator strengths, Debye)
+    and, with ``reference``, pyscf's TDA in the run's target basis under ``reference``
+    (same keys) with ``mae_ev`` over the states both have; failures as ``ok: false``.
+
+    Raises:
+        ConfigError: for a run that does not predict a Hamiltonian (a direct surrogate).
+    """
+    from tqdm.auto import tqdm
+
+    from hamlearn.config import ConfigError
+    from hamlearn.data.reference import ReferenceDataError
+    from hamlearn.runs import load_run
+    from hamlearn.training.evaluate import predict_raw
+
+    cfg, model = load_run(run_dir)
+    if cfg.model.kind != "hamiltonian":
+        raise ConfigError(f"{run_dir}: model.kind {cfg.model.kind!r} predicts no Hamiltonian, "
+                          "so no excitations; use a hybrid run")
+    from hamlearn.data.validate import split_valid
+
+    valid, rejected = split_valid(structures, bases=(cfg.model.basis,),
+                                  species=cfg.features.species)
+    bad = {r.name: {"name": r.name, "ok": False, "error": r.reason} for r in rejected}
+    raw = dict(zip((s.label for s in valid), predict_raw(model, cfg, valid) if valid else []))
+    out = []
+    for s in tqdm(structures, desc="spectra", unit="mol", disable=not progress,
+                  dynamic_ncols=True):
+        item = bad.get(s.label) or raw[s.label]
+        if isinstance(item, dict):  # a failure entry
+            out.append(item)
+            continue
+        ref, p = item
+        entry = {"name": ref.structure.label, "ok": True,
+                 **_user_units(excitations_of(p["fock"], ref, settings))}
+        if reference:
+            try:
+                r = _user_units(reference_excitations(ref.structure, cfg, settings.n_states))
+                n = min(len(r["excitation_energies_ev"]), len(entry["excitation_energies_ev"]))
+                entry["reference"] = {"basis": cfg.train.target_basis, "method": cfg.data.method,
+                                      **r}
+                entry["mae_ev"] = float(np.mean(np.abs(
+                    np.subtract(entry["excitation_energies_ev"][:n],
+                                r["excitation_energies_ev"][:n]))))
+            except ReferenceDataError as err:
+                entry.setdefault("warnings", []).append(f"no pyscf reference: {err}")
+        out.append(entry)
+    return out
+
+
+def broadened(energies_ev, strengths, grid_ev, width_ev: float = WIDTH_EV) -> np.ndarray:
+    """Gaussian-broadened stick spectrum on ``grid_ev`` (per eV; integrates to sum f)."""
+    e = np.asarray(energies_ev)[None, :]
+    z = (np.asarray(grid_ev)[:, None] - e) / width_ev
+    return (np.exp(-0.5 * z * z) / (width_ev * np.sqrt(2 * np.pi))) @ np.asarray(strengths)
+
+
+def write_spectra(entries: list[dict], prefix: str | Path, *, width_ev: float = WIDTH_EV,
+                  grid_ev: tuple = GRID_EV, max_panels: int = 12) -> list[Path]:
+    """``prefix.json`` (the entries), ``prefix_uvvis.csv`` (energy eV, wavelength nm, one
+    broadened column per molecule, and its pyscf reference where present) and
+    ``prefix_uvvis.png`` (sticks and broadened curves, the first ``max_panels``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    written = [Path(f"{prefix}.json")]
+    written[0].write_text(json.dumps(entries, indent=1, allow_nan=False))
+    ok = [e for e in entries if e.get("ok")]
+    if not ok:
+        return written
+    grid = np.linspace(*grid_ev)
+    cols, names = [grid, HC_EV_NM / grid], ["energy_ev", "wavelength_nm"]
+    for e in ok:
+        cols.append(broadened(e["excitation_energies_ev"], e["oscillator_strengths"], grid,
+                              width_ev))
+        names.append(e["name"])
+        if "reference" in e:
+            r = e["reference"]
+            cols.append(broadened(r["excitation_energies_ev"], r["oscillator_strengths"], grid,
+                                  width_ev))
+            names.append(f"{e['name']} (pyscf {r['method']}/{r['basis']})")
+    csv = Path(f"{prefix}_uvvis.csv")
+    header = ",".join(n.replace(",", ";") for n in names)
+    np.savetxt(csv, np.stack(cols, axis=1), delimiter=",", header=header, comments="")
+    written.append(csv)
+    shown = ok[:max_panels]
+    ncol = min(3, len(shown))
+    nrow = -(-len(shown) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.0 * nrow), squeeze=False)
+    for ax, e in zip(axes.ravel(), shown):
+        ax.plot(grid, broadened(e["excitation_energies_ev"], e["oscillator_strengths"], grid,
+                                width_ev), "C0-", label="model (sTDA-like)")
+        ax.vlines(e["excitation_energies_ev"], 0, e["oscillator_strengths"], colors="C0", lw=1)
+        if "reference" in e:
+            r = e["reference"]
+            ax.plot(grid, broadened(r["excitation_energies_ev"], r["oscillator_strengths"],
+                                    grid, width_ev), "k--", label=f"pyscf TDA/{r['basis']}")
+            ax.vlines(r["excitation_energies_ev"], 0, r["oscillator_strengths"], colors="k",
+                      lw=1, linestyles="dotted")
+        ax.set(title=e["name"], xlabel="excitation energy (eV)", ylabel="f per eV")
+    for ax in axes.ravel()[len(shown):]:
+        ax.axis("off")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    png = Path(f"{prefix}_uvvis.png")
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    written.append(png)
+    return written
