@@ -122,3 +122,37 @@ def test_a_direct_run_has_no_spectrum(tmp_path):
     train(cfg, tmp_path / "direct", progress=False)
     with pytest.raises(ConfigError, match="no Hamiltonian"):
         predict_spectra(tmp_path / "direct", [_mol("H2O")])
+
+
+# ------------------------------------------------------------------- the ase Calculator
+def test_ase_calculator_gives_the_runs_predictions_in_ase_units(scf_run):
+    from ase.calculators.calculator import CalculationFailed
+    from ase.units import Bohr, Debye
+    from scipy.spatial.transform import Rotation
+
+    from hamlearn.ase_calculator import HamlearnCalculator
+    from hamlearn.training.predict import predict_structures
+
+    atoms = ase.build.molecule("CH3OH")
+    atoms.calc = HamlearnCalculator(scf_run)
+    (entry,) = predict_structures(scf_run, [Structure.from_atoms(atoms)])
+    mu = atoms.get_dipole_moment()  # through ase's own accessor
+    np.testing.assert_allclose(mu, np.asarray(entry["dipole_debye"]) * Debye, rtol=1e-10)
+    np.testing.assert_allclose(atoms.calc.get_property("polarizability"),
+                               np.asarray(entry["polarizability_au"]) * Bohr**3, rtol=1e-10)
+    assert atoms.calc.get_property("gap") == pytest.approx(entry["gap_ev"])
+    assert len(atoms.calc.get_property("mo_energies")) == 14  # STO-3G CH3OH
+    # a rotated copy: the dipole turns with the molecule, alpha as a rank-2 tensor
+    rot = Rotation.random(random_state=4).as_matrix()
+    turned = atoms.copy()
+    turned.positions = atoms.positions @ rot.T
+    turned.calc = atoms.calc
+    np.testing.assert_allclose(turned.get_dipole_moment(), rot @ mu, atol=1e-8)
+    np.testing.assert_allclose(turned.calc.get_property("polarizability"),
+                               rot @ atoms.calc.get_property("polarizability", atoms) @ rot.T,
+                               atol=1e-7)
+    # a molecule the run cannot take fails loudly, not with numbers
+    bad = ase.build.molecule("PH3")
+    bad.calc = HamlearnCalculator(scf_run)
+    with pytest.raises(CalculationFailed, match="P"):
+        bad.get_dipole_moment()
