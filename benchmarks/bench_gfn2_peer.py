@@ -27,10 +27,10 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import yaml  # noqa: E402
+import numpy as np
+import yaml
 
-from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV  # noqa: E402
+from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
 
 FIELD = 1e-4  # a.u.
 
@@ -74,6 +74,12 @@ def main(argv=None) -> int:
     p.add_argument("--name", default="transfer8", help="the run's eval/<name> folder")
     p.add_argument("--scf-sample", type=int, default=20,
                    help="molecules timed for the B3LYP/STO-3G SCF reference cost")
+    p.add_argument("--time-run", action="append", default=[], metavar="RUN",
+                   help="time a hamlearn run's prediction (integrals, baseline, features, "
+                        "model, QM layer; a fresh baseline cache) on the same molecules, as a "
+                        "ratio to the GFN2 single point (repeatable)")
+    p.add_argument("--time-sample", type=int, default=100,
+                   help="molecules of the selection timed for --time-run")
     p.add_argument("--out", help="write the rows as JSON")
     args = p.parse_args(argv)
 
@@ -133,9 +139,40 @@ def main(argv=None) -> int:
           f"B3LYP/STO-3G SCF (grid 1) {1e3 * result['b3lyp_sto3g_scf_seconds']:.0f} ms "
           f"= {result['b3lyp_sto3g_scf_seconds'] / result['gfn2_seconds_single_point']:.0f}x "
           "the GFN2 single point")
+    for run in args.time_run:
+        result.setdefault("prediction_seconds", {})[run] = per = time_prediction(
+            run, [qm9.structure(int(r)) for r in rows[: args.time_sample]])
+        print(f"hamlearn {run}: {1e3 * per:.1f} ms a molecule to predict = "
+              f"{per / result['gfn2_seconds_single_point']:.2f}x the GFN2 single point, "
+              f"{per / result['b3lyp_sto3g_scf_seconds']:.3f}x the STO-3G SCF")
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))
     return 0
+
+
+def time_prediction(run: str, structures) -> float:
+    """Seconds a molecule for `predict_with_model` of ``run`` (warmed up on the first
+    molecules, so compilation is not counted), its baseline computed afresh (an empty
+    cache) as it would be for new molecules."""
+    import dataclasses
+    import tempfile
+
+    from hamlearn.runs import load_run
+    from hamlearn.runtime import setup_jax
+    from hamlearn.training.predict import predict_with_model
+
+    setup_jax()
+    cfg, model = load_run(run)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, cache_dir=tmp))
+        predict_with_model(cfg, model, structures[:8])  # compile
+        t0 = time.perf_counter()
+        out = predict_with_model(cfg, model, structures[8:])
+        seconds = (time.perf_counter() - t0) / max(len(structures) - 8, 1)
+    bad = [e for e in out if not e.get("ok")]
+    if bad:
+        print(f"  {len(bad)} predictions failed, e.g. {bad[0].get('error')}")
+    return seconds
 
 
 if __name__ == "__main__":

@@ -307,7 +307,14 @@ class LossConfig:
             sqrt(3/2 tr(d^2))), for labels published without a frame.
         r2: weight of the electronic spatial extent <R^2> = tr(D <|r - O|^2>) of the
             predicted density (Bohr^2; QM9 publishes it).
+        excitations: weight of the lowest ``n_excitations`` singlet excitation energies
+            (the sTDA-like layer `hamlearn.qm.excitations` on the predicted MOs, against
+            pyscf TDA labels: ``data.excitations >= n_excitations``).
         (One weight per `hamlearn.training.targets.TARGETS` entry, same names.)
+        n_excitations: states compared per molecule (sorted by energy; fewer where the
+            label or the model basis's window has fewer).
+        excitation_n_occ, excitation_n_virt: the layer's window of occupied and virtual MOs.
+        excitation_ax: the layer's Fock-exchange fraction (0.2: B3LYP).
         eig_window: 'all' (the model's n_AO eigenvalues against the lowest n_AO of the
             reference) or 'occ+k' (occupied plus ``n_virtual`` virtual orbitals).
         n_virtual: virtual orbitals in the 'occ+k' window.
@@ -332,10 +339,15 @@ class LossConfig:
     polarizability_iso: float = bounded(0.0, 0)
     polarizability_aniso: float = bounded(0.0, 0)
     r2: float = bounded(0.0, 0)
+    excitations: float = bounded(0.0, 0)
     eig_window: str = choice("all", "occ+k")
     n_virtual: int = bounded(0, 0)
     polarizability_kind: str = choice("uncoupled", "coupled")
     normalise: str = choice("initial", "per_atom")
+    n_excitations: int = bounded(4, 1)
+    excitation_n_occ: int = bounded(8, 1)
+    excitation_n_virt: int = bounded(8, 1)
+    excitation_ax: float = bounded(0.2, 0, 1, lo_open=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -598,7 +610,7 @@ def config_from_dict(raw: dict, *, source: str = "<dict>", root: str = ".",
 
 #: the loss weights of `LossConfig` (one per `hamlearn.training.targets.TARGETS` entry)
 LOSS_WEIGHTS = ("eigenvalues", "gap", "homo", "lumo", "dipole", "dipole_norm", "polarizability",
-                "polarizability_iso", "polarizability_aniso", "r2", "matrix")
+                "polarizability_iso", "polarizability_aniso", "r2", "excitations", "matrix")
 
 #: the basis QM9's published labels are filed under (`hamlearn.data.qm9.LABEL_BASIS`)
 QM9_LABEL_BASIS = "6-31g(2df,p)"
@@ -654,6 +666,17 @@ def _check_sections(cfg: Config, source: str, lines: dict, training: bool) -> No
     lc = t.loss
     if m.kind == "hamiltonian" and not any(getattr(lc, k) for k in LOSS_WEIGHTS):
         fail("train.loss", "has every weight 0: nothing to train on")
+    if lc.excitations:
+        if lc.n_excitations > lc.excitation_n_occ * lc.excitation_n_virt:
+            fail("train.loss.n_excitations", f"is {lc.n_excitations} but the window "
+                 f"excitation_n_occ x excitation_n_virt has only "
+                 f"{lc.excitation_n_occ * lc.excitation_n_virt} states")
+        if published:
+            fail("train.loss.excitations", "needs TDA labels, which published label sets do "
+                 "not have: use labels: compute with data.excitations")
+        elif d.excitations < lc.n_excitations:
+            fail("data.excitations", f"is {d.excitations} but train.loss.n_excitations is "
+                 f"{lc.n_excitations}: compute at least as many TDA states as are compared")
     if (lc.polarizability or lc.polarizability_iso or lc.polarizability_aniso
             or m.kind.startswith("polarizability")):
         kinds = (("uncoupled", "coupled") if full_spectrum else ("coupled",) if qm9_published
@@ -676,7 +699,7 @@ def _check_split(sp: SplitConfig, fail) -> None:
             fail("train.split", "explicit train/validation/test lists overlap")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _basis_problem(name: str) -> str | None:
     import warnings
 

@@ -26,6 +26,10 @@ class QMInputs(eqx.Module):
         base_fock: ``(ao, ao)`` a physical baseline Hamiltonian (Hartree, pyscf AO order;
             `hamlearn.data.baseline`) that the model's output is added to (delta learning),
             or None (the model predicts F itself).
+        gamma_j, gamma_k: ``(ao, ao)`` the excitation layer's damped Coulomb kernels on AO
+            pairs (`hamlearn.qm.excitations.ao_kernels`), or None: then the layer returns
+            no excitations.
+        stda: the excitation layer's `STDASettings` (static), with ``gamma_j``/``gamma_k``.
 
     A batch (`hamlearn.qm.padding.pad_batch`) has the same fields with a leading
     ``batch`` axis.
@@ -38,9 +42,12 @@ class QMInputs(eqx.Module):
     ao_mask: Bool[Array, " ao"]
     r2_ints: Float[Array, "ao ao"] | None = None
     base_fock: Float[Array, "ao ao"] | None = None
+    gamma_j: Float[Array, "ao ao"] | None = None
+    gamma_k: Float[Array, "ao ao"] | None = None
+    stda: object = eqx.field(static=True, default=None)
 
     #: the fields a molecule may lack (None); a batch has each for all molecules or none
-    OPTIONAL = ("r2_ints", "base_fock")
+    OPTIONAL = ("r2_ints", "base_fock", "gamma_j", "gamma_k")
 
     @property
     def nao(self) -> int:
@@ -63,14 +70,17 @@ class QMInputs(eqx.Module):
 
     @classmethod
     def from_model_data(cls, model: ModelBasisData, structure: Structure, *,
-                        r2: bool = False, base_fock: np.ndarray | None = None) -> QMInputs:
+                        r2: bool = False, base_fock: np.ndarray | None = None,
+                        excitations=None) -> QMInputs:
         """Inputs of a closed-shell molecule from its model-basis data, as host (numpy)
         arrays (`pad_batch` them, or pass them to a jitted `qm_forward`).
 
         The nuclear dipole is taken about ``model.origin``, the origin of
         ``model.dip_ints``; with ``r2`` the ``<|r - O|^2>`` integrals about the same origin
         are computed (pyscf, ~1 ms) so that the layer returns <R^2>; ``base_fock`` (the
-        baseline Hamiltonian of delta learning) is attached as given.
+        baseline Hamiltonian of delta learning) is attached as given; with ``excitations``
+        (`hamlearn.qm.excitations.STDASettings`) the layer's AO-pair kernels are computed
+        and the layer returns the excitations too.
 
         Raises:
             ValueError: for an open-shell structure (odd electron count or ``spin != 0``).
@@ -98,10 +108,19 @@ class QMInputs(eqx.Module):
             if base_fock.shape != (nao, nao):
                 raise ValueError(f"{structure.label}: baseline Fock {base_fock.shape}, "
                                  f"the model data has {nao} AOs")
+        gamma_j = gamma_k = None
+        if excitations is not None:
+            from hamlearn.data.reference import _mole
+            from hamlearn.qm.excitations import ao_kernels
+
+            ao_atom = [a for a, *_ in _mole(structure, model.basis).ao_labels(fmt=False)]
+            gamma_j, gamma_k = ao_kernels(structure.numbers, structure.positions, ao_atom,
+                                          excitations)
         return cls(ovlp=np.asarray(model.ovlp, np.float64),
                    dip_ints=np.asarray(model.dip_ints, np.float64),
                    nuclear_dipole=nuc, mo_occ=np.where(np.arange(nao) < nocc, 2.0, 0.0),
-                   ao_mask=np.ones(nao, bool), r2_ints=r2_ints, base_fock=base_fock)
+                   ao_mask=np.ones(nao, bool), r2_ints=r2_ints, base_fock=base_fock,
+                   gamma_j=gamma_j, gamma_k=gamma_k, stda=excitations)
 
 
 def _check_nocc(nocc: int, nao: int, where: str = "") -> None:

@@ -6,6 +6,7 @@ import jax
 from jaxtyping import Array, Float
 
 from hamlearn.qm.density import make_density
+from hamlearn.qm.excitations import stda
 from hamlearn.qm.inputs import QMInputs
 from hamlearn.qm.padding import apply_padding
 from hamlearn.qm.properties import dipole_moment, frontier_orbitals, spatial_extent
@@ -36,7 +37,9 @@ def qm_forward(fock: Float[Array, "ao ao"], inputs: QMInputs) -> dict[str, Array
         ``dm (ao, ao)`` density matrix, ``dipole (3,)`` e*Bohr (nuclear - electronic),
         ``polarizability (3, 3)`` uncoupled sum over states (Bohr^3),
         ``homo``, ``lumo``, ``gap`` scalars (Hartree), and, when ``inputs.r2_ints`` is
-        given, ``r2``: the electronic spatial extent <R^2> = tr(D R2) (Bohr^2).
+        given, ``r2``: the electronic spatial extent <R^2> = tr(D R2) (Bohr^2); when
+        ``inputs.gamma_k`` and ``inputs.stda`` are given, ``excitation_energies (state,)``
+        (Hartree) and ``oscillator_strengths (state,)`` of `hamlearn.qm.excitations.stda`.
     """
     mask = inputs.ao_mask
     fock, ovlp, dip_ints = apply_padding(fock, inputs.ovlp, inputs.dip_ints, mask)
@@ -46,6 +49,11 @@ def qm_forward(fock: Float[Array, "ao ao"], inputs: QMInputs) -> dict[str, Array
     extra = {}
     if inputs.r2_ints is not None:
         extra["r2"] = spatial_extent(dm, inputs.r2_ints, mask)
+    if inputs.gamma_k is not None and inputs.stda is not None:
+        ex = stda(mo_energy, mo_coeff, inputs.mo_occ, ovlp, dip_ints, inputs.gamma_j,
+                  inputs.gamma_k, inputs.stda, mask)
+        extra["excitation_energies"] = ex["energies"]
+        extra["oscillator_strengths"] = ex["strengths"]
     return dict(
         **extra,
         mo_energy=mo_energy,

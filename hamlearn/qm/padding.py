@@ -114,16 +114,17 @@ def _pad_one(inp: QMInputs, nao_pad: int) -> QMInputs:
         ao_mask=np.pad(np.asarray(inp.ao_mask, bool), (0, nao_pad - nao)),
         **{f: None if getattr(inp, f) is None else pad_matrix(getattr(inp, f), nao_pad)
            for f in QMInputs.OPTIONAL},
+        stda=inp.stda,
     )
 
 
-def _filler(nao_pad: int, optional: tuple[str, ...] = ()) -> QMInputs:
+def _filler(nao_pad: int, optional: tuple[str, ...] = (), stda=None) -> QMInputs:
     """An all-padding molecule (with zero matrices for the ``optional`` fields): fills a
     batch up to a fixed batch size."""
     return QMInputs(ovlp=np.eye(nao_pad), dip_ints=np.zeros((3, nao_pad, nao_pad)),
                     nuclear_dipole=np.zeros(3), mo_occ=np.zeros(nao_pad),
                     ao_mask=np.zeros(nao_pad, bool),
-                    **{f: np.zeros((nao_pad, nao_pad)) for f in optional})
+                    **{f: np.zeros((nao_pad, nao_pad)) for f in optional}, stda=stda)
 
 
 def pad_batch(inputs: Sequence[QMInputs], nao_pad: int, batch_size: int | None = None,
@@ -150,10 +151,15 @@ def pad_batch(inputs: Sequence[QMInputs], nao_pad: int, batch_size: int | None =
             raise ValueError(f"pad_batch: some molecules have {f} and others not")
         if has == {True}:
             optional.append(f)
+    stdas = {inp.stda for inp in inputs}
+    if len(stdas) > 1:
+        raise ValueError("pad_batch: the molecules have different excitation settings")
+    stda = next(iter(stdas), None)
     padded = [_pad_one(inp, nao_pad) for inp in inputs]
     if batch_size is not None:
         if batch_size < len(padded):
             raise ValueError(f"{len(padded)} molecules do not fit batch_size={batch_size}")
-        padded += [_filler(nao_pad, tuple(optional))] * (batch_size - len(padded))
+        padded += [_filler(nao_pad, tuple(optional), stda)] * (batch_size - len(padded))
     fields = ("ovlp", "dip_ints", "nuclear_dipole", "mo_occ", "ao_mask", *optional)
-    return QMInputs(**{f: np.stack([getattr(p, f) for p in padded]) for f in fields})
+    return QMInputs(**{f: np.stack([getattr(p, f) for p in padded]) for f in fields},
+                    stda=stda)

@@ -62,8 +62,9 @@ def prepare(refs: list[Reference], cfg: Config, *, store: bool = False,
     else:
         features = featurize(structures, cfg.features, cfg.model.basis)
     r2 = needs_r2(cfg)
+    exc = excitation_settings(cfg)
     base = model_baselines(refs, cfg, progress=progress) if base is None else base
-    qm = [QMInputs.from_model_data(r.model, r.structure, r2=r2, base_fock=b)
+    qm = [QMInputs.from_model_data(r.model, r.structure, r2=r2, base_fock=b, excitations=exc)
           for r, b in zip(refs, base)]
     return Prepared(refs=refs, features=features, qm=qm)
 
@@ -85,6 +86,18 @@ def needs_r2(cfg: Config) -> bool:
     """Whether the QM inputs need the r^2 integrals: the <R^2> target is trained on (only
     then is it reported, like the other invariant targets)."""
     return bool(cfg.train.loss.r2)
+
+
+def excitation_settings(cfg: Config):
+    """The excitation layer's settings when the excitation target is trained on (only then
+    does the QM layer compute and report excitations), else None."""
+    loss = cfg.train.loss
+    if not loss.excitations:
+        return None
+    from hamlearn.qm.excitations import STDASettings
+
+    return STDASettings(n_occ=loss.excitation_n_occ, n_virt=loss.excitation_n_virt,
+                        n_states=loss.n_excitations, ax=loss.excitation_ax)
 
 
 def nao_buckets(cfg: Config) -> tuple[int, ...]:

@@ -22,6 +22,7 @@ from hamlearn.data.record import Reference
 from hamlearn.data.structure import Structure
 from hamlearn.plotting import parity_panels
 from hamlearn.qm import qm_forward_batch
+from hamlearn.qm.excitations import INVALID_ENERGY
 from hamlearn.training.batches import Batcher, Prepared, prepare
 from hamlearn.training.metrics import (
     by_size,
@@ -36,7 +37,7 @@ from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
 REPORT_MD = "report.md"
 KEYS = ("mo_energy", "mo_occ", "gap", "homo", "lumo", "dipole", "polarizability", "fock")
 #: outputs the layer returns only when its inputs allow (``r2``: with r^2 integrals)
-OPTIONAL_KEYS = ("r2",)
+OPTIONAL_KEYS = ("r2", "excitation_energies", "oscillator_strengths")
 #: a predicted HOMO-LUMO gap below this (eV) is flagged
 MIN_GAP_EV = 1.0
 #: a model-basis overlap eigenvalue below this is flagged (STO-3G molecules: ~0.05-0.3)
@@ -175,6 +176,11 @@ def prediction_entry(structure: Structure, ref: Reference, p: dict) -> dict:
     }
     if "r2" in p:  # the model was trained on <R^2>
         entry["r2_au"] = float(p["r2"])
+    if "excitation_energies" in p:  # trained on excitations: the layer's lowest states
+        w = np.asarray(p["excitation_energies"])
+        real = w < 0.5 * INVALID_ENERGY
+        entry["excitation_energies_ev"] = (w[real] * HARTREE_TO_EV).tolist()
+        entry["oscillator_strengths"] = np.asarray(p["oscillator_strengths"])[real].tolist()
     warnings = []
     if gap_ev < MIN_GAP_EV:
         warnings.append(f"predicted HOMO-LUMO gap {gap_ev:.3g} eV is below {MIN_GAP_EV} eV: "

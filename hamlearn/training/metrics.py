@@ -20,11 +20,12 @@ from hamlearn.training.targets import TARGETS, Context
 #: error keys in display order (``<target>_<unit>``, the names of `molecule_errors`)
 TARGET_KEYS = ("eigenvalues_ev", "gap_ev", "homo_ev", "lumo_ev", "dipole_debye",
                "dipole_norm_debye", "polarizability_au", "polarizability_pct",
-               "polarizability_iso_au", "polarizability_aniso_au", "r2_au")
+               "polarizability_iso_au", "polarizability_aniso_au", "r2_au", "excitations_ev")
 _TARGET_NAMES = {"eigenvalues": "MO energies", "gap": "gap", "dipole": "dipole",
                  "polarizability": "polarizability", "homo": "HOMO", "lumo": "LUMO",
                  "dipole_norm": "dipole magnitude", "polarizability_iso": "alpha_iso",
-                 "polarizability_aniso": "alpha anisotropy", "r2": "<R^2>"}
+                 "polarizability_aniso": "alpha anisotropy", "r2": "<R^2>",
+                 "excitations": "excitation energies"}
 _UNITS = {"ev": "eV", "debye": "D", "au": "a.u.", "pct": "%"}
 
 

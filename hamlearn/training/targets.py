@@ -155,6 +155,33 @@ def _matrix_label(ref, ctx, nao_pad):
     return value, mask
 
 
+def _n_excitations(ref, ctx, lab) -> int:
+    """States compared: the loss's count, at most what the label has and what the layer's
+    window has in the model basis."""
+    loss, nocc, nao = ctx.loss, ref.nocc, ref.model.nao
+    pairs = min(loss.excitation_n_occ, nocc) * min(loss.excitation_n_virt, nao - nocc)
+    return int(min(loss.n_excitations, len(lab.excitation_energies), pairs))
+
+
+def _exc_label(ref, ctx, nao_pad):
+    lab = _labels(ref, ctx)
+    if lab is None or lab.excitation_energies is None:
+        return None
+    n = _n_excitations(ref, ctx, lab)
+    value, mask = np.zeros(ctx.loss.n_excitations), np.zeros(ctx.loss.n_excitations, bool)
+    value[:n], mask[:n] = lab.excitation_energies[:n], True
+    return value, mask
+
+
+def _exc_errors(pred, ref, ctx):
+    lab = _labels(ref, ctx)
+    if lab is None or lab.excitation_energies is None or "excitation_energies" not in pred:
+        return {}
+    n = _n_excitations(ref, ctx, lab)
+    return {"excitations_ev": (np.asarray(pred["excitation_energies"])[:n]
+                               - lab.excitation_energies[:n]) * HARTREE_TO_EV}
+
+
 # --------------------------------------------------------------------------- errors
 def _eig_errors(pred, ref, ctx):
     lab = _labels(ref, ctx)
@@ -248,6 +275,9 @@ TARGETS: tuple[Target, ...] = (
     _invariant_target("r2", "r2_au", 1.0, lambda p: p["r2"], lambda p: float(p["r2"]),
                       "electronic spatial extent <R^2> of the predicted density (Bohr^2)",
                       extensive=True),
+    Target("excitations", lambda p: p["excitation_energies"], _exc_label, _exc_errors,
+           reported="weighted", doc="lowest singlet excitation energies, sTDA-like layer "
+           "against TDA (Hartree)"),
     Target("matrix", lambda p: p["fock"], _matrix_label, lambda pred, ref, ctx: {},
            doc="model-basis Hamiltonian entries (Hartree)"),
 )
@@ -281,7 +311,7 @@ def build_targets(refs: list[Reference], nao_pad: int, loss: LossConfig,
         got = [t.label(r, ctx, nao_pad) for r in refs]
         shape = next((v.shape for v, _ in filter(None, got)), None)
         if shape is None:  # no molecule of the batch has it: an all-masked term
-            shape = _empty_shape(t.name, nao_pad)
+            shape = _empty_shape(t.name, nao_pad, loss)
         value, mask = np.zeros((b, *shape)), np.zeros((b, *shape), bool)
         for k, g in enumerate(got):
             if g is not None and mol_mask[k]:
@@ -307,9 +337,9 @@ def molecule_weights(target: Target, mask: np.ndarray, n_atoms: list[int]) -> np
     return np.where(count > 0, w, 0.0)
 
 
-def _empty_shape(name: str, nao_pad: int) -> tuple[int, ...]:
+def _empty_shape(name: str, nao_pad: int, loss: LossConfig) -> tuple[int, ...]:
     return {"eigenvalues": (nao_pad,), "dipole": (3,), "polarizability": (3, 3),
-            "matrix": (nao_pad, nao_pad)}.get(name, ())
+            "matrix": (nao_pad, nao_pad), "excitations": (loss.n_excitations,)}.get(name, ())
 
 
 def check_labels(refs: list[Reference], loss: LossConfig, target_basis: str,

@@ -66,3 +66,20 @@ def test_more_states_than_excitations_names_the_molecule():
     bad = ReferenceSettings(method="rhf", target_bases=(), excitations=2)
     with pytest.raises(ReferenceDataError, match=r"hydrogen \(sto-3g\).*1 excitations"):
         compute_reference(h2, bad)
+
+
+def test_small_spaces_are_diagonalised_exactly_like_davidson(monkeypatch):
+    """Up to FULL_TDA_PAIRS pairs the A matrix is diagonalised whole (Davidson stalls on
+    NH3/STO-3G's degenerate E states); where Davidson converges the two agree."""
+    from hamlearn.data import reference
+    from hamlearn.data.reference import run_scf, tda_excitations
+
+    s = Structure.from_atoms(ase.build.molecule("HCOOH"), name="formic acid")
+    mf = run_scf(s, "sto-3g", SETTINGS)
+    full = tda_excitations(mf, 4)
+    monkeypatch.setattr(reference, "FULL_TDA_PAIRS", 0)
+    davidson = tda_excitations(mf, 4)
+    for key in ("excitation_energies", "oscillator_strengths"):
+        np.testing.assert_allclose(full[key], davidson[key], atol=1e-8)
+    np.testing.assert_allclose(np.abs(full["transition_dipoles"]),
+                               np.abs(davidson["transition_dipoles"]), atol=1e-5)

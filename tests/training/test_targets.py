@@ -83,4 +83,5 @@ def test_every_target_has_a_loss_weight_and_back():
     assert [t.name for t in TARGETS] == list(LOSS_WEIGHTS)
     assert set(LOSS_WEIGHTS) <= fields
     assert fields - set(LOSS_WEIGHTS) == {"eig_window", "n_virtual", "polarizability_kind",
-                                          "normalise"}
+                                          "normalise", "n_excitations", "excitation_n_occ",
+                                          "excitation_n_virt", "excitation_ax"}
