@@ -9,6 +9,6 @@ import jax as _jax
 
 _jax.config.update("jax_enable_x64", True)
 
-from hamlearn.data.structure import Structure as Structure
+from hamlearn.data.structure import Structure as Structure  # noqa: E402
 
 __version__ = "0.1.0"

@@ -23,9 +23,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Hashable
 
 import jax
 import numpy as np

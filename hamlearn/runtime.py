@@ -23,6 +23,7 @@ from pathlib import Path
 
 import jax
 
+
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _limits = None  # threadpoolctl limiter, kept alive for the process
 

@@ -36,7 +36,7 @@ class BasisError(ValueError):
 class Shell:
     """One shell of one element: angular momentum and its AO slice within the atom."""
 
-    l: int
+    l: int  # noqa: E741 (the physicists' name)
     start: int  # first AO index within the atom
     index: int  # shell index within the atom
 
@@ -49,7 +49,7 @@ class Shell:
         return self.start + self.size
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def element_shells(basis: str, z: int) -> tuple[Shell, ...]:
     """Shells of element ``z`` in ``basis``, in pyscf AO order (contractions expanded).
 
@@ -96,8 +96,8 @@ def nao(basis: str, numbers) -> int:
     return int(ao_offsets(basis, numbers)[-1])
 
 
-@functools.cache
-def e3nn_to_pyscf(l: int) -> np.ndarray:
+@functools.lru_cache(maxsize=None)
+def e3nn_to_pyscf(l: int) -> np.ndarray:  # noqa: E741
     """Orthogonal ``U_l`` with ``Y_pyscf = Y_e3nn @ U_l`` for real harmonics of degree l.
 
     Fitted by least squares on 64 random unit vectors from pyscf's ``GTOval_sph`` and

@@ -27,7 +27,7 @@ import numpy as np
 
 from hamlearn.data.record import Labels, ModelBasisData, Reference
 from hamlearn.data.reference import model_basis_data
-from hamlearn.data.sources import COOKBOOK_SETS, SourceError, read_structures, select_frames
+from hamlearn.data.sources import COOKBOOK_SETS, SourceError, select_frames, read_structures
 from hamlearn.data.structure import Structure
 
 #: The copy shipped with the package (BSD-3-Clause, LICENSE and README beside the files);

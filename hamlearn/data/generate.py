@@ -32,13 +32,8 @@ import numpy as np
 
 from hamlearn.data.cache import Cache, cache_key
 from hamlearn.data.record import Reference
-from hamlearn.data.reference import (
-    ReferenceDataError,
-    ReferenceSettings,
-    check_structure,
-    compute_reference,
-    model_basis_data,
-)
+from hamlearn.data.reference import (ReferenceDataError, ReferenceSettings, check_structure,
+                                     compute_reference, model_basis_data)
 from hamlearn.data.sources import load_structures
 from hamlearn.data.structure import Structure
 from hamlearn.faults import fault_point

@@ -20,12 +20,12 @@ import numpy as np
 from jaxtyping import Array, Float
 
 
-def irrep_parity(l: int) -> int:
+def irrep_parity(l: int) -> int:  # noqa: E741
     """Natural parity ``(-1)^l`` of a spherical harmonic (and of an AO) of degree l."""
     return 1 if l % 2 == 0 else -1
 
 
-def irrep_name(L: int, parity: int) -> str:
+def irrep_name(L: int, parity: int) -> str:  # noqa: N803
     """``'2e'``-style name of an irrep."""
     return f"{L}{'e' if parity == 1 else 'o'}"
 
@@ -37,8 +37,8 @@ def parse_irrep(name: str) -> tuple[int, int]:
     return int(name[:-1]), 1 if name[-1] == "e" else -1
 
 
-@functools.cache
-def cg(l1: int, l2: int, L: int) -> np.ndarray:
+@functools.lru_cache(maxsize=None)
+def cg(l1: int, l2: int, L: int) -> np.ndarray:  # noqa: N803
     """``(2l1+1, 2l2+1, 2L+1)`` float64 coupling tensor, orthonormal for each M."""
     import e3nn_jax as e3nn  # here, not at import: a run of stored traces never needs it
 
@@ -46,7 +46,7 @@ def cg(l1: int, l2: int, L: int) -> np.ndarray:
     return c * np.sqrt(2 * L + 1)
 
 
-def swap_sign(l1: int, l2: int, L: int) -> int:
+def swap_sign(l1: int, l2: int, L: int) -> int:  # noqa: N803
     """``s`` with ``cg(l2, l1, L)[j, i, M] = s * cg(l1, l2, L)[i, j, M]``: the CG symmetry
     ``(-1)^(l1 + l2 - L)`` (a per-degree real change of basis keeps it; pinned against
     e3nn's coefficients by `tests/features/test_cg.py`). Host code, no e3nn needed."""
@@ -55,7 +55,7 @@ def swap_sign(l1: int, l2: int, L: int) -> int:
     return 1 if (l1 + l2 - L) % 2 == 0 else -1
 
 
-def couple_paths(L: int, parity: int, l_max1: int,
+def couple_paths(L: int, parity: int, l_max1: int,  # noqa: N803
                  l_max2: int) -> list[tuple[int, int]]:
     """All ``(l1, l2)`` with ``|l1-l2| <= L <= l1+l2`` and ``(-1)^(l1+l2) = parity``."""
     return [(l1, l2) for l1 in range(l_max1 + 1) for l2 in range(l_max2 + 1)
@@ -63,7 +63,7 @@ def couple_paths(L: int, parity: int, l_max1: int,
 
 
 def couple(x1: Float[Array, "n c1 m1"], x2: Float[Array, "n c2 m2"], l1: int, l2: int,
-           L: int) -> Float[Array, "n c1 c2 M"]:
+           L: int) -> Float[Array, "n c1 c2 M"]:  # noqa: N803
     """Channel outer product of two equivariant arrays coupled to degree L.
 
     ``out[n, a, b, M] = sum_{m1 m2} cg(l1, l2, L)[m1, m2, M] x1[n, a, m1] x2[n, b, m2]``.
@@ -86,8 +86,8 @@ def block_irreps(l_a: int, l_b: int, symmetric: bool = False) -> tuple[str, ...]
                  if not symmetric or swap_sign(l_a, l_b, L) == 1)
 
 
-@functools.cache
-def coupling_tensor(paths: tuple[tuple[int, int], ...], L: int, l_max1: int,
+@functools.lru_cache(maxsize=None)
+def coupling_tensor(paths: tuple[tuple[int, int], ...], L: int, l_max1: int,  # noqa: N803
                     l_max2: int) -> np.ndarray:
     """Dense ``((l_max1+1)^2, (l_max2+1)^2, path, 2L+1)`` stack of `cg` over ``paths``.
 
@@ -102,7 +102,7 @@ def coupling_tensor(paths: tuple[tuple[int, int], ...], L: int, l_max1: int,
 
 def couple_all(x1: Float[Array, "n c1 d1"], x2: Float[Array, "n c2 d2"],
                paths: tuple[tuple[int, int], ...],
-               L: int) -> Float[Array, "n c1 c2 path M"]:
+               L: int) -> Float[Array, "n c1 c2 path M"]:  # noqa: N803
     """`couple` for every ``(l1, l2)`` in ``paths`` at once, on degree-concatenated inputs.
 
     ``x1[..., l1^2:(l1+1)^2]`` is the degree-l1 block (same for x2). Two einsums with the

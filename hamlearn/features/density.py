@@ -27,7 +27,7 @@ def sh_irreps(l_max: int) -> e3nn.Irreps:  # noqa: F821  (e3nn imported when tra
     return e3nn.Irreps([(1, (l, (-1) ** l)) for l in range(l_max + 1)])
 
 
-def safe_vectors(vec: Float[Array, "n 3"]) -> tuple[Float[Array, n], Float[Array, "n 3"]]:
+def safe_vectors(vec: Float[Array, "n 3"]) -> tuple[Float[Array, "n"], Float[Array, "n 3"]]:
     """Norms and unit vectors; zero vectors (padding) get norm 0 and direction z (no NaN)."""
     sq = jnp.sum(vec**2, axis=-1)
     nonzero = sq > 0.0
@@ -46,8 +46,8 @@ def direction_harmonics(unit: Float[Array, "n 3"], l_max: int) -> list[Float[Arr
     return [sh[:, l * l:(l + 1) * (l + 1)] for l in range(l_max + 1)]
 
 
-def atom_density(positions: Float[Array, "atom 3"], species: Int[Array, atom],
-                 src: Int[Array, edge], dst: Int[Array, edge], mask: Bool[Array, edge],
+def atom_density(positions: Float[Array, "atom 3"], species: Int[Array, "atom"],
+                 src: Int[Array, "edge"], dst: Int[Array, "edge"], mask: Bool[Array, "edge"],
                  *, n_species: int, n_radial: int, l_max: int, r_cut: float,
                  radial: str = "bessel") -> Float[Array, "atom chan lm"]:
     """Neighbour densities of every atom.

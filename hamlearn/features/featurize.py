@@ -39,16 +39,8 @@ from hamlearn.features.density import atom_density
 from hamlearn.features.neighbors import neighbor_pairs, unique_pairs
 from hamlearn.features.onsite import onsite_features
 from hamlearn.features.pairs import pair_features
-from hamlearn.features.spec import (
-    FeatureSpec,
-    bucket_size,
-    onsite_irreps,
-    onsite_key,
-    pair_irreps,
-    pair_key,
-    sig_onsite,
-    sig_pair,
-)
+from hamlearn.features.spec import (FeatureSpec, bucket_size, onsite_irreps, onsite_key,
+                                    pair_irreps, pair_key, sig_onsite, sig_pair)
 from hamlearn.units import ANGSTROM_TO_BOHR
 
 log = logging.getLogger(__name__)
@@ -379,7 +371,7 @@ def _type_features(kind, elems, feats, ent, n_molecules, basis) -> TypeFeatures:
                         offsets=np.searchsorted(mol, np.arange(n_molecules + 1)).astype(np.int64))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def make_spec(cfg: FeaturesConfig, basis: str = "sto-3g") -> FeatureSpec:
     """The `FeatureSpec` of ``cfg`` for the elements ``cfg.species`` in ``basis``."""
     species = tuple(sorted(cfg.species))

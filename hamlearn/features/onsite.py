@@ -22,14 +22,14 @@ from jaxtyping import Array, Float
 from hamlearn.features.cg import couple_all, couple_paths, parse_irrep, swap_sign
 
 
-@functools.cache
-def onsite_paths(L: int, p: int, l_max: int) -> tuple[tuple[int, int], ...]:
+@functools.lru_cache(maxsize=None)
+def onsite_paths(L: int, p: int, l_max: int) -> tuple[tuple[int, int], ...]:  # noqa: N803
     """nu = 2 paths ``(l1, l2)``, ``l1 <= l2``, coupling to ``(L, p)``."""
     return tuple((l1, l2) for l1, l2 in couple_paths(L, p, l_max, l_max) if l1 <= l2)
 
 
-@functools.cache
-def onsite_product_index(L: int, p: int, l_max: int, n_chan: int) -> np.ndarray:
+@functools.lru_cache(maxsize=None)
+def onsite_product_index(L: int, p: int, l_max: int, n_chan: int) -> np.ndarray:  # noqa: N803
     """Flat indices into ``(c1, c2, path)`` of the kept nu = 2 products (see module doc)."""
     keep = []
     for q, (l1, l2) in enumerate(onsite_paths(L, p, l_max)):

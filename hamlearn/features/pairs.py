@@ -50,7 +50,7 @@ def _density_part(rho_i, sh, q, L: int, p: int, l_max: int) -> Float[Array, "pai
 
 
 def pair_features(positions: Float[Array, "atom 3"], rho: Float[Array, "atom c lm"],
-                  pi: Int[Array, pair], pj: Int[Array, pair], irreps: tuple[str, ...],
+                  pi: Int[Array, "pair"], pj: Int[Array, "pair"], irreps: tuple[str, ...],
                   cfg: FeaturesConfig) -> dict[str, Float[Array, "pair f M"]]:
     """``x(i, j)`` for each irrep in ``irreps`` and each pair ``(pi, pj)``.
 
@@ -91,7 +91,7 @@ def pair_features(positions: Float[Array, "atom 3"], rho: Float[Array, "atom c l
     return out
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def nu2_channels(cfg: FeaturesConfig) -> np.ndarray:
     """Density channels in the two-centre product: the first ``pair_nu2_radial`` radial
     functions of every species (channels are species-major, see `atom_density`)."""
@@ -119,7 +119,7 @@ def _two_centre_part(rho_i, rho_j, fc, L: int, p: int, cfg: FeaturesConfig):
     return prod.reshape(n_pairs, -1, 2 * L + 1)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def pair_layout(cfg: FeaturesConfig, irrep: str) -> tuple[int, int]:
     """``(n_g0, n_A)``: sizes of the pair-term part and of each density part."""
     L, p = parse_irrep(irrep)
@@ -131,7 +131,7 @@ def pair_layout(cfg: FeaturesConfig, irrep: str) -> tuple[int, int]:
     return n_g0, n_paths * n_chan * max(cfg.pair_product_radial, 1)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def nu2_paths(cfg: FeaturesConfig, irrep: str) -> tuple[tuple[int, int], ...]:
     """The ordered ``(l1, l2)`` paths of the two-centre part (empty unless nu_pair 2)."""
     if cfg.nu_pair < 2:
@@ -140,7 +140,7 @@ def nu2_paths(cfg: FeaturesConfig, irrep: str) -> tuple[tuple[int, int], ...]:
     return tuple(couple_paths(L, p, _nu2_lmax(cfg), _nu2_lmax(cfg)))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def pair_swap(cfg: FeaturesConfig, irrep: str) -> tuple[np.ndarray, np.ndarray]:
     """``(index, sign)`` with ``x(j, i) = sign[:, None] * x(i, j)[:, index]`` for one irrep."""
     L, _ = parse_irrep(irrep)

@@ -20,7 +20,7 @@ def _sorted_irreps(irreps) -> tuple[str, ...]:
     return tuple(sorted(set(irreps), key=lambda s: (int(s[:-1]), s[-1] == "o")))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def onsite_irreps(basis: str, z: int) -> tuple[str, ...]:
     """Irreps of the on-site blocks of element ``z`` (shell pairs a <= b)."""
     shells = element_shells(basis, z)
@@ -28,7 +28,7 @@ def onsite_irreps(basis: str, z: int) -> tuple[str, ...]:
                           for ir in block_irreps(a.l, b.l, symmetric=a.index == b.index))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def pair_irreps(basis: str, zi: int, zj: int) -> tuple[str, ...]:
     """Irreps of the off-site blocks between elements ``zi`` and ``zj`` (all shell pairs)."""
     return _sorted_irreps(ir for a in element_shells(basis, zi) for b in element_shells(basis, zj)

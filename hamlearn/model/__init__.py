@@ -14,10 +14,10 @@ at ``[k, :nao_k, :nao_k]`` with exact zeros elsewhere):
 from hamlearn.model.assemble import assemble_fock as assemble_fock
 from hamlearn.model.batch import BlockBatch as BlockBatch
 from hamlearn.model.batch import TypeBatch as TypeBatch
-from hamlearn.model.batch import entry_counts as entry_counts
-from hamlearn.model.batch import filler_molecule as filler_molecule
-from hamlearn.model.batch import likely_entries as likely_entries
 from hamlearn.model.batch import make_batch as make_batch
+from hamlearn.model.batch import filler_molecule as filler_molecule
+from hamlearn.model.batch import entry_counts as entry_counts
+from hamlearn.model.batch import likely_entries as likely_entries
 from hamlearn.model.batch import max_entries as max_entries
 from hamlearn.model.direct import fit_fock as fit_fock
 from hamlearn.model.direct import fock_loss as fock_loss

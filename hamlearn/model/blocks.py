@@ -23,7 +23,7 @@ from hamlearn.data.basis import e3nn_to_pyscf, element_nao, element_shells
 from hamlearn.features.cg import block_irreps, cg, parse_irrep
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def shell_pairs(basis: str, kind: str, elements: tuple[int, ...],
                 irrep: str) -> tuple[tuple[int, int], ...]:
     """Shell-index pairs ``(a, b)`` of a block type whose block holds ``irrep``."""
@@ -39,7 +39,7 @@ def shell_pairs(basis: str, kind: str, elements: tuple[int, ...],
     return tuple(out)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def block_map(basis: str, kind: str, elements: tuple[int, ...], irrep: str) -> np.ndarray:
     """``E``: ``(shell_pair, 2L+1, nao_i, nao_j)`` float64, coefficients -> block (pyscf order)."""
     L, _ = parse_irrep(irrep)
@@ -56,7 +56,7 @@ def block_map(basis: str, kind: str, elements: tuple[int, ...], irrep: str) -> n
     return e
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def block_templates(basis: str, kind: str, elements: tuple[int, ...], irrep: str) -> np.ndarray:
     """``P``: what one coefficient adds to the final F block (``E + E^T`` on-site, ``E`` off-site).
 
@@ -67,7 +67,7 @@ def block_templates(basis: str, kind: str, elements: tuple[int, ...], irrep: str
     return e + np.swapaxes(e, -1, -2) if kind == "onsite" else e
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def swap_partner(basis: str, elements: tuple[int, ...],
                  irrep: str) -> tuple[np.ndarray, np.ndarray]:
     """Same-element pair type: ``(partner, sign)``, ``E[s, M]^T = sign[s] E[partner[s], M]``.

@@ -35,6 +35,7 @@ from hamlearn.model.batch import entry_index
 from hamlearn.model.blocks import block_templates, swap_partner
 from hamlearn.model.hamiltonian import HamiltonianModel
 
+
 #: feature rows (entries) read and accumulated at a time: memory does not grow with the data
 CHUNK_ENTRIES = 4096
 
@@ -182,7 +183,7 @@ def _fit_swapped(features, idx, ref, templ, mol, perm, fsign, partner, sign, alp
     orbits = [s for s in range(n_sp) if int(partner[s]) >= s]
     grams = {s: _Gram(nf if int(partner[s]) == s else 2 * nf, 1, n_folds, False)
              for s in orbits}
-    swap = lambda x: x[:, perm, :] * fsign[None, :, None]
+    swap = lambda x: x[:, perm, :] * fsign[None, :, None]  # noqa: E731
     for xf, pf, t, fr in _chunks(features, idx, ref, templ, fold, swap):
         for s in orbits:
             p, sg = int(partner[s]), float(sign[s])

@@ -96,7 +96,7 @@ def _compute(positions, species, src, dst, edge_mask, *, cfg: FeaturesConfig,
 _compute_jit = jax.jit(_compute, static_argnames=("cfg", "irreps"))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)
 def feature_sizes(cfg: FeaturesConfig, irreps: tuple[str, ...]) -> dict[str, int]:
     """Number of features per irrep (no computation: shapes only)."""
     i1 = jnp.zeros(1, jnp.int32)

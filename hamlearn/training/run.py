@@ -28,16 +28,11 @@ from hamlearn.model import HamiltonianModel, ridge_fit
 from hamlearn.training.batches import Batcher, LazyBatches, Prepared, epoch_order, prepare
 from hamlearn.training.checkpoint import load_checkpoint
 from hamlearn.training.curves import plot_training_curves
-from hamlearn.training.evaluate import (
-    evaluate_indices,
-    forward,
-    own_basis_errors,
-    predict_batch,
-    split_outputs,
-)
+from hamlearn.training.evaluate import (evaluate_indices, forward, own_basis_errors,
+                                       predict_batch, split_outputs)
 from hamlearn.training.loop import LoopState, RunLog, fit, resume
-from hamlearn.training.losses import loss_terms, weighted_loss
 from hamlearn.training.ood import fit_run
+from hamlearn.training.losses import loss_terms, weighted_loss
 from hamlearn.training.parallel import make_mesh, replicate, shard_batch
 from hamlearn.training.references import check_species, load_references
 from hamlearn.training.runfolder import open_run_folder
@@ -256,7 +251,7 @@ def train(cfg: Config, workdir: str | Path, *, resume_run: bool = False,
         initial = json.loads(init_path.read_text())
         plain_validate = validate
 
-        def validate(m):
+        def validate(m):  # noqa: F811 - the same validation plus the relative MAE
             metrics = plain_validate(m)
             return {**metrics, "relative_mae": relative_mae(metrics, initial, weights)}
 

@@ -5,14 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hamlearn.config import (
-    Config,
-    ConfigError,
-    config_to_dict,
-    dump_config,
-    load_config,
-    with_absolute_paths,
-)
+from hamlearn.config import (Config, ConfigError, config_to_dict, dump_config, load_config,
+                             with_absolute_paths)
 from hamlearn.training.loop import has_checkpoint
 
 
