@@ -151,8 +151,8 @@ def main(argv=None) -> int:
 
 
 def time_prediction(run: str, structures) -> float:
-    """Seconds a molecule for `predict_with_model` of ``run`` (warmed up on the first
-    molecules, so compilation is not counted), its baseline computed afresh (an empty
+    """Seconds a molecule for `predict_with_model` of ``run`` on ``structures`` (the second
+    of two passes: compilation is not counted), its baseline computed afresh (an empty
     cache) as it would be for new molecules."""
     import dataclasses
     import tempfile
@@ -163,12 +163,13 @@ def time_prediction(run: str, structures) -> float:
 
     setup_jax()
     cfg, model = load_run(run)
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, cache_dir=tmp))
-        predict_with_model(cfg, model, structures[:8])  # compile
-        t0 = time.perf_counter()
-        out = predict_with_model(cfg, model, structures[8:])
-        seconds = (time.perf_counter() - t0) / max(len(structures) - 8, 1)
+    seconds = None
+    for _ in range(2):  # the first pass compiles this batch shape, the second is timed
+        with tempfile.TemporaryDirectory() as tmp:  # baselines computed afresh each pass
+            c = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, cache_dir=tmp))
+            t0 = time.perf_counter()
+            out = predict_with_model(c, model, structures)
+            seconds = (time.perf_counter() - t0) / len(structures)
     bad = [e for e in out if not e.get("ok")]
     if bad:
         print(f"  {len(bad)} predictions failed, e.g. {bad[0].get('error')}")

@@ -60,11 +60,12 @@ LOSS_VARIANTS = {
 DIRECT = {"hybrid": LOSS_VARIANTS["eig+dip+pol"], "direct-dipole": ("model.kind=dipole",),
           "direct-polarizability": ("model.kind=polarizability",)}
 #: the ``baselines`` part: the full-target hybrid model on each baseline Hamiltonian
-BASELINE_VARIANTS = {f"hybrid+{b}" if b != "none" else "hybrid": (
-    *LOSS_VARIANTS["eig+dip+pol"], f"model.baseline={b}") for b in ("none", "huckel", "sad",
-                                                                     "gfn2", "scf")}
-#: rows of the ``transfer`` part besides `DIRECT`
-TRANSFER_EXTRA = {k: BASELINE_VARIANTS[k] for k in ("hybrid+sad", "hybrid+scf")}
+#: (the base config's model and loss: on QM9's invariant labels as on full spectra)
+BASELINE_VARIANTS = {f"hybrid+{b}" if b != "none" else "hybrid": (f"model.baseline={b}",)
+                     for b in ("none", "huckel", "sad", "gfn2", "scf")}
+#: rows of the ``transfer`` part besides `DIRECT` (its loss, like `DIRECT`'s hybrid)
+TRANSFER_EXTRA = {f"hybrid+{b}": (*LOSS_VARIANTS["eig+dip+pol"], f"model.baseline={b}")
+                  for b in ("sad", "scf")}
 #: direct surrogate kinds: a ``curves`` row for each the base config's loss weights
 DIRECT_KINDS = ("dipole", "polarizability", "homo", "lumo", "gap", "dipole_norm",
                 "polarizability_iso", "polarizability_aniso")
@@ -83,12 +84,15 @@ PAPER_WEIGHTS = {"eigenvalues": 1e4, "gap": 1e4, "homo": 1e4, "lumo": 1e4, "matr
                  "polarizability_iso": 1e2, "polarizability_aniso": 1e2, "r2": 1e2}
 #: the plateau schedule's patience of the paper's code (ReduceLROnPlateau, factor 0.5)
 PAPER_PATIENCE = 10
-#: the ``capacity`` part: the base config's model with more capacity, on F itself and on
-#: the SCF baseline: invariant gates (a nonlinearity) and nu = 2 pair features
-CAPACITY_VARIANTS = {"gated": ("model.gated=true",),
+#: the ``capacity`` part: invariant gates (a nonlinearity) and nu = 2 pair features;
+#: the base config's model with more capacity, each lever alone, on F itself and on the SCF
+#: baseline (explicit, so a base config that already has one, e.g. gates, still isolates it)
+CAPACITY_VARIANTS = {"gated": ("model.gated=true", "model.baseline=none"),
                      "gated+scf": ("model.gated=true", "model.baseline=scf"),
-                     "pair-nu2": ("features.nu_pair=2",),
-                     "pair-nu2+scf": ("features.nu_pair=2", "model.baseline=scf")}
+                     "pair-nu2": ("features.nu_pair=2", "model.gated=false",
+                                  "model.baseline=none"),
+                     "pair-nu2+scf": ("features.nu_pair=2", "model.gated=false",
+                                      "model.baseline=scf")}
 #: parts whose runs are also scored on the size series when the target basis is the series'
 SERIES_PARTS = ("series", "loss", "capacity")
 

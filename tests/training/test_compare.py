@@ -67,12 +67,23 @@ def test_baseline_rows_of_the_study():
     got = {(v.part, v.name): v.load() for v in study_variants(TINY, ["baselines", "transfer"])}
     want = {"hybrid": "none", "hybrid+huckel": "huckel", "hybrid+sad": "sad",
             "hybrid+gfn2": "gfn2", "hybrid+scf": "scf"}
-    for name, kind in want.items():
+    base = load_config(TINY)
+    for name, kind in want.items():  # the base config's own loss (QM9's invariants work too)
         cfg = got[("baselines", name)]
-        assert cfg.model.baseline == kind and cfg.train.loss.polarizability == 1
+        assert cfg.model.baseline == kind and cfg.train.loss == base.train.loss
     for name in ("hybrid+sad", "hybrid+scf"):
         cfg = got[("transfer", name)]
         assert cfg.train.split.kind == "size" and cfg.model.baseline == name.split("+")[1]
+        assert cfg.train.loss.polarizability == 1  # the transfer part's full-target loss
+    # on the QM9 config (gates and the SCF baseline by default) every capacity row isolates
+    # its lever, and every baselines row keeps QM9's invariant loss
+    qm9 = {(v.part, v.name): v.load() for v in study_variants(
+        ROOT / "configs" / "qm9_transfer.yaml", ["baselines", "capacity"])}
+    assert qm9[("capacity", "gated")].model.baseline == "none"
+    assert not qm9[("capacity", "pair-nu2+scf")].model.gated
+    assert qm9[("capacity", "pair-nu2+scf")].features.nu_pair == 2
+    assert all(c.train.loss.eigenvalues == 0 and c.train.loss.homo == 1
+               for (part, _), c in qm9.items() if part == "baselines")
 
 
 def test_learning_curve_variants_and_plot(tmp_path):
