@@ -317,11 +317,11 @@ def minimal_basis_result(refs, indices, cfg: Config) -> dict:
     if not sel:
         return {}
     nao_pad = bucket_size(max(r.model.nao for r in sel), strict=False)
-    from hamlearn.training.batches import needs_r2
+    from hamlearn.training.batches import excitation_settings, needs_r2
 
-    r2 = needs_r2(cfg)
-    qm = pad_batch([QMInputs.from_model_data(r.model, r.structure, r2=r2) for r in sel],
-                   nao_pad)
+    r2, exc = needs_r2(cfg), excitation_settings(cfg)
+    qm = pad_batch([QMInputs.from_model_data(r.model, r.structure, r2=r2, excitations=exc)
+                    for r in sel], nao_pad)
     outs = jax.jit(qm_forward_batch)(pad_focks([r.model.fock for r in sel], nao_pad), qm)
     loss = cfg.train.loss
     errors = []
@@ -329,7 +329,8 @@ def minimal_basis_result(refs, indices, cfg: Config) -> dict:
         n = int(r.model.nao)
         pred = {"mo_energy": np.asarray(outs["mo_energy"][k])[:n],
                 **{key: np.asarray(outs[key][k]) for key in ("gap", "homo", "lumo", "dipole",
-                                                             "polarizability", "r2")
+                                                             "polarizability", "r2",
+                                                             "excitation_energies")
                    if key in outs}}
         errors.append(molecule_errors(pred, r, loss, cfg.train.target_basis,
                                       loss.polarizability_kind))

@@ -30,6 +30,13 @@ def test_excitations_train_and_are_reported(exc_run):
     run, res = exc_run
     m = res.test_metrics
     assert np.isfinite(m["mae_excitations_ev"]) and m["mae_excitations_ev"] > 0
+    # the plain minimal-basis row scores the same layer on the reference STO-3G Fock
+    from hamlearn.runs import load_run
+    from hamlearn.training.study import minimal_basis_result
+
+    cfg, _ = load_run(run)
+    plain = minimal_basis_result(res.data.refs, res.split.test, cfg)["metrics"]
+    assert np.isfinite(plain["mae_excitations_ev"]) and plain["mae_excitations_ev"] > 0
     ref = res.data.refs[0]
     lab = ref.target("sto-3g")
     assert lab.excitation_energies.shape == (4,) and np.all(np.diff(lab.excitation_energies)
