@@ -530,9 +530,9 @@ def plot_study(results: list[dict], out: str | Path) -> list[Path]:
                 ax.axhline(base["mae_" + key], color="k", ls="--", label="minimal basis")
             ax.set(xlabel="training molecules", ylabel=f"test MAE {_LABELS[key]}",
                    xscale="log", yscale="log")
-        labelled = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
-        if labelled:
-            labelled[0].legend(fontsize=8)
+        for ax in axes:  # every panel: each has its own direct surrogate
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
         fig.suptitle("learning curves (test MAE against training-set size)")
         fig.tight_layout()
         path = Path(out) / "learning_curves.png"
