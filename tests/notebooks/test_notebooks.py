@@ -21,6 +21,7 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+ROOT = NOTEBOOKS.parent
 KERNEL = "hamlearn-test-python"
 
 
@@ -115,4 +116,7 @@ def test_transferability(kernel, tmp_path):
     assert "test 31 molecules" in out  # every third QM7 molecule with 6 heavy atoms
     assert "MAE by heavy-atom count" in out
     assert "F0 = scf + correction (6 heavy)" in out  # the delta-learning section
-    assert n_figures(nb) == 4
+    # the QM9 cell reads runs made outside the notebook: a table or the commands' pointer
+    assert "HOMO eV" in out or "no QM9 transfer runs" in out
+    curves = (ROOT / "runs" / "qm9_curves" / "learning_curves.png").is_file()
+    assert n_figures(nb) == 4 + curves
