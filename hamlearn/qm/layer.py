@@ -39,7 +39,8 @@ def qm_forward(fock: Float[Array, "ao ao"], inputs: QMInputs) -> dict[str, Array
         ``homo``, ``lumo``, ``gap`` scalars (Hartree), and, when ``inputs.r2_ints`` is
         given, ``r2``: the electronic spatial extent <R^2> = tr(D R2) (Bohr^2); when
         ``inputs.gamma_k`` and ``inputs.stda`` are given, ``excitation_energies (state,)``
-        (Hartree) and ``oscillator_strengths (state,)`` of `hamlearn.qm.excitations.stda`.
+        (Hartree), ``oscillator_strengths (state,)`` and ``transition_dipoles (state, 3)``
+        of `hamlearn.qm.excitations.stda`.
     """
     mask = inputs.ao_mask
     fock, ovlp, dip_ints = apply_padding(fock, inputs.ovlp, inputs.dip_ints, mask)
@@ -54,6 +55,7 @@ def qm_forward(fock: Float[Array, "ao ao"], inputs: QMInputs) -> dict[str, Array
                   inputs.gamma_k, inputs.stda, mask)
         extra["excitation_energies"] = ex["energies"]
         extra["oscillator_strengths"] = ex["strengths"]
+        extra["transition_dipoles"] = ex["transition_dipoles"]
     return dict(
         **extra,
         mo_energy=mo_energy,

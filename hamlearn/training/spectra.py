@@ -35,22 +35,17 @@ def excitations_of(fock: np.ndarray, ref: Reference,
     real states only."""
     import jax
 
-    from hamlearn.data.reference import _mole
     from hamlearn.qm import QMInputs, qm_forward
-    from hamlearn.qm.excitations import ao_kernels, stda
+    from hamlearn.qm.excitations import INVALID_ENERGY
 
-    s = ref.structure
-    inputs = QMInputs.from_model_data(ref.model, s)
+    # the layer's own inputs (AO-pair kernels included), as training builds them
+    inputs = QMInputs.from_model_data(ref.model, ref.structure, excitations=settings)
     out = jax.jit(qm_forward)(np.asarray(fock, np.float64), inputs)
-    ao_atom = [a for a, *_ in _mole(s, ref.model.basis).ao_labels(fmt=False)]
-    g_j, g_k = ao_kernels(s.numbers, s.positions, ao_atom, settings)
-    ex = jax.jit(stda, static_argnames="settings")(
-        out["mo_energy"], out["mo_coeff"], out["mo_occ"], inputs.ovlp, inputs.dip_ints, g_j,
-        g_k, settings=settings)
-    real = np.asarray(ex["state_mask"])  # states beyond the molecule's pairs are masked
-    return {"energies": np.asarray(ex["energies"])[real],
-            "strengths": np.asarray(ex["strengths"])[real],
-            "transition_dipoles": np.asarray(ex["transition_dipoles"])[real]}
+    energies = np.asarray(out["excitation_energies"])
+    real = energies < 0.5 * INVALID_ENERGY  # states beyond the molecule's pairs
+    return {"energies": energies[real],
+            "strengths": np.asarray(out["oscillator_strengths"])[real],
+            "transition_dipoles": np.asarray(out["transition_dipoles"])[real]}
 
 
 def reference_excitations(structure: Structure, cfg, n_states: int) -> dict[str, np.ndarray]:

@@ -378,9 +378,10 @@ def columns_for(metrics: list[dict]) -> tuple[tuple[str, str], ...]:
     """`COLUMNS` (full-spectrum targets) and `INVARIANT_COLUMNS` that any of ``metrics``
     reports (gap and the invariants for a QM9 study; the five full-spectrum columns when
     nothing is reported)."""
-    order = (*COLUMNS[:1], *INVARIANT_COLUMNS[:2], *COLUMNS[1:3], INVARIANT_COLUMNS[2],
-             *COLUMNS[3:], *INVARIANT_COLUMNS[3:])
-    got = [c for c in order if any("mae_" + c[0] in m for m in metrics)]
+    order = ("eigenvalues_ev", "homo_ev", "lumo_ev", "gap_ev", "dipole_debye",
+             "dipole_norm_debye", "polarizability_au", "polarizability_pct",
+             "polarizability_iso_au", "polarizability_aniso_au")
+    got = [(k, _LABELS[k]) for k in order if any("mae_" + k in m for m in metrics)]
     return tuple(got) or COLUMNS
 
 
