@@ -388,3 +388,43 @@ def make_spec(cfg: FeaturesConfig, basis: str = "sto-3g") -> FeatureSpec:
                                    for ir in pair_irreps(basis, zi, zj)))
                   for k, zi in enumerate(species) for zj in species[k:])
     return FeatureSpec(cfg=cfg, basis=basis, onsite=onsite, pairs=pairs)
+
+
+def traced_block_batch(structure: Structure, cfg: FeaturesConfig, basis: str = "sto-3g"):
+    """``positions (atom, 3) Bohr -> BlockBatch`` of one molecule, differentiable in the
+    positions (geometry derivatives of a predicted Hamiltonian: IR and Raman intensities).
+
+    The neighbour lists and pair lists are those of ``structure``'s own geometry, held fixed;
+    the cutoff functions go smoothly to zero, so derivatives there are exact, and the
+    features at ``structure.positions`` equal `featurize`'s (same entries, same order).
+    """
+    from hamlearn.model.batch import BlockBatch, TypeBatch
+
+    spec = make_spec(cfg, basis)
+    _, species, src, dst, entries = _host_graph([structure], cfg, basis)
+    g_on, g_pair, slices = _groups(entries, basis)
+    species, src, dst = jnp.asarray(species), jnp.asarray(src), jnp.asarray(dst)
+    on = {s: jnp.asarray(v[0]) for s, v in g_on.items()}
+    pairs = {s: tuple(jnp.asarray(x) for x in v) for s, v in g_pair.items()}
+    nao = int(ao_offsets(basis, structure.numbers)[-1])
+    index = {}
+    for key, (*_, ent) in slices.items():
+        kind, elems, _ = spec.types()[key]
+        zi, zj = (elems[0], elems[0]) if kind == "onsite" else elems
+        ni, nj = int(ao_offsets(basis, [zi])[-1]), int(ao_offsets(basis, [zj])[-1])
+        index[key] = (jnp.asarray((ent[:, 5:6] + np.arange(ni)).astype(np.int32)),
+                      jnp.asarray((ent[:, 6:7] + np.arange(nj)).astype(np.int32)),
+                      jnp.zeros(len(ent), jnp.int32))
+
+    def batch_of(positions) -> BlockBatch:
+        ons, prs = _compute(positions, species, src, dst, jnp.ones(src.shape, bool), on,
+                            pairs, cfg=cfg, basis=basis)
+        types = {}
+        for key, (sig, a, b, _) in slices.items():
+            feats = (ons if "-" not in key else prs)[sig]
+            rows, cols, mol = index[key]
+            types[key] = TypeBatch(features={ir: f[a:b] for ir, f in feats.items()},
+                                   rows=rows, cols=cols, mol=mol)
+        return BlockBatch(types=types, ao_mask=jnp.ones((1, nao), bool))
+
+    return batch_of
