@@ -310,6 +310,12 @@ class LossConfig:
         excitations: weight of the lowest ``n_excitations`` singlet excitation energies
             (the sTDA-like layer `hamlearn.qm.excitations` on the predicted MOs, against
             pyscf TDA labels: ``data.excitations >= n_excitations``).
+        spectrum: weight of the Gaussian-broadened absorption spectrum (sum of f_n g(E - w_n)
+            over the lowest ``n_excitations`` states) on a grid of ``spectrum_points``
+            energies from ``spectrum_min_ev`` to ``spectrum_max_ev``, width
+            ``spectrum_width_ev``: smooth where states cross or swap order, unlike the sorted
+            energies of ``excitations``; compared below the label's highest state less two
+            widths, where the reference spectrum is complete.
         (One weight per `hamlearn.training.targets.TARGETS` entry, same names.)
         n_excitations: states compared per molecule (sorted by energy; fewer where the
             label or the model basis's window has fewer).
@@ -340,6 +346,7 @@ class LossConfig:
     polarizability_aniso: float = bounded(0.0, 0)
     r2: float = bounded(0.0, 0)
     excitations: float = bounded(0.0, 0)
+    spectrum: float = bounded(0.0, 0)
     eig_window: str = choice("all", "occ+k")
     n_virtual: int = bounded(0, 0)
     polarizability_kind: str = choice("uncoupled", "coupled")
@@ -348,6 +355,10 @@ class LossConfig:
     excitation_n_occ: int = bounded(8, 1)
     excitation_n_virt: int = bounded(8, 1)
     excitation_ax: float = bounded(0.2, 0, 1, lo_open=True)
+    spectrum_width_ev: float = bounded(0.3, 0, lo_open=True)
+    spectrum_min_ev: float = bounded(2.0, 0)
+    spectrum_max_ev: float = bounded(14.0, 0, lo_open=True)
+    spectrum_points: int = bounded(121, 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -610,7 +621,8 @@ def config_from_dict(raw: dict, *, source: str = "<dict>", root: str = ".",
 
 #: the loss weights of `LossConfig` (one per `hamlearn.training.targets.TARGETS` entry)
 LOSS_WEIGHTS = ("eigenvalues", "gap", "homo", "lumo", "dipole", "dipole_norm", "polarizability",
-                "polarizability_iso", "polarizability_aniso", "r2", "excitations", "matrix")
+                "polarizability_iso", "polarizability_aniso", "r2", "excitations", "spectrum",
+                "matrix")
 
 #: the basis QM9's published labels are filed under (`hamlearn.data.qm9.LABEL_BASIS`)
 QM9_LABEL_BASIS = "6-31g(2df,p)"
@@ -666,13 +678,17 @@ def _check_sections(cfg: Config, source: str, lines: dict, training: bool) -> No
     lc = t.loss
     if m.kind == "hamiltonian" and not any(getattr(lc, k) for k in LOSS_WEIGHTS):
         fail("train.loss", "has every weight 0: nothing to train on")
-    if lc.excitations:
+    if lc.spectrum and lc.spectrum_max_ev <= lc.spectrum_min_ev:
+        fail("train.loss.spectrum_max_ev", f"is {lc.spectrum_max_ev} but must exceed "
+             f"spectrum_min_ev ({lc.spectrum_min_ev})")
+    if lc.excitations or lc.spectrum:
+        which = "excitations" if lc.excitations else "spectrum"
         if lc.n_excitations > lc.excitation_n_occ * lc.excitation_n_virt:
             fail("train.loss.n_excitations", f"is {lc.n_excitations} but the window "
                  f"excitation_n_occ x excitation_n_virt has only "
                  f"{lc.excitation_n_occ * lc.excitation_n_virt} states")
         if published:
-            fail("train.loss.excitations", "needs TDA labels, which published label sets do "
+            fail(f"train.loss.{which}", "needs TDA labels, which published label sets do "
                  "not have: use labels: compute with data.excitations")
         elif d.excitations < lc.n_excitations:
             fail("data.excitations", f"is {d.excitations} but train.loss.n_excitations is "

@@ -61,6 +61,9 @@ class STDASettings:
         ax: fraction of Fock exchange of the functional the kernels imitate.
         alpha1, alpha2, beta1, beta2: the kernels' exponents (sTDA's values).
         kernels: False drops the couplings (excitations = orbital-energy differences).
+        spectrum_grid: ``(lowest, highest, points)`` energies (Hartree) on which the layer
+            also returns the broadened absorption spectrum (`broadened_spectrum`), or None.
+        spectrum_width: its Gaussian standard deviation (Hartree).
     """
 
     n_occ: int = 8
@@ -72,6 +75,8 @@ class STDASettings:
     beta1: float = 0.2
     beta2: float = 1.83
     kernels: bool = True
+    spectrum_grid: tuple[float, float, int] | None = None
+    spectrum_width: float = 0.011
 
     def __post_init__(self):
         if min(self.n_occ, self.n_virt, self.n_states) < 1:
@@ -81,6 +86,16 @@ class STDASettings:
                              f"{self.n_occ * self.n_virt} pairs of the window")
         if not 0.0 < self.ax <= 1.0:
             raise ValueError(f"STDASettings: ax must be in (0, 1], got {self.ax}")
+        if self.spectrum_grid is not None:
+            lo, hi, n = self.spectrum_grid
+            if not (hi > lo and int(n) >= 2 and self.spectrum_width > 0):
+                raise ValueError(f"STDASettings: spectrum_grid {self.spectrum_grid} needs "
+                                 "highest > lowest, >= 2 points and a width > 0")
+
+    def grid(self) -> np.ndarray:
+        """The spectrum's energies (Hartree)."""
+        lo, hi, n = self.spectrum_grid
+        return np.linspace(lo, hi, int(n))
 
 
 def atom_hardness(numbers) -> np.ndarray:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from hamlearn.qm.density import make_density
-from hamlearn.qm.excitations import stda
+from hamlearn.qm.excitations import broadened_spectrum, stda
 from hamlearn.qm.inputs import QMInputs
 from hamlearn.qm.padding import apply_padding
 from hamlearn.qm.properties import dipole_moment, frontier_orbitals, spatial_extent
@@ -40,7 +41,8 @@ def qm_forward(fock: Float[Array, "ao ao"], inputs: QMInputs) -> dict[str, Array
         given, ``r2``: the electronic spatial extent <R^2> = tr(D R2) (Bohr^2); when
         ``inputs.gamma_k`` and ``inputs.stda`` are given, ``excitation_energies (state,)``
         (Hartree), ``oscillator_strengths (state,)`` and ``transition_dipoles (state, 3)``
-        of `hamlearn.qm.excitations.stda`.
+        of `hamlearn.qm.excitations.stda`, and with ``inputs.stda.spectrum_grid`` their
+        broadened ``spectrum (grid,)`` (per Hartree).
     """
     mask = inputs.ao_mask
     fock, ovlp, dip_ints = apply_padding(fock, inputs.ovlp, inputs.dip_ints, mask)
@@ -56,6 +58,10 @@ def qm_forward(fock: Float[Array, "ao ao"], inputs: QMInputs) -> dict[str, Array
         extra["excitation_energies"] = ex["energies"]
         extra["oscillator_strengths"] = ex["strengths"]
         extra["transition_dipoles"] = ex["transition_dipoles"]
+        if inputs.stda.spectrum_grid is not None:
+            extra["spectrum"] = broadened_spectrum(
+                ex["energies"], ex["strengths"], jnp.asarray(inputs.stda.grid()),
+                inputs.stda.spectrum_width, ex["state_mask"])
     return dict(
         **extra,
         mo_energy=mo_energy,

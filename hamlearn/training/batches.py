@@ -89,15 +89,20 @@ def needs_r2(cfg: Config) -> bool:
 
 
 def excitation_settings(cfg: Config):
-    """The excitation layer's settings when the excitation target is trained on (only then
-    does the QM layer compute and report excitations), else None."""
+    """The excitation layer's settings when the excitation or spectrum target is trained on
+    (only then does the QM layer compute and report excitations; the spectrum's grid and
+    width with the spectrum target), else None."""
     loss = cfg.train.loss
-    if not loss.excitations:
+    if not (loss.excitations or loss.spectrum):
         return None
     from hamlearn.qm.excitations import STDASettings
+    from hamlearn.units import HARTREE_TO_EV
 
+    grid = ((loss.spectrum_min_ev / HARTREE_TO_EV, loss.spectrum_max_ev / HARTREE_TO_EV,
+             loss.spectrum_points) if loss.spectrum else None)
     return STDASettings(n_occ=loss.excitation_n_occ, n_virt=loss.excitation_n_virt,
-                        n_states=loss.n_excitations, ax=loss.excitation_ax)
+                        n_states=loss.n_excitations, ax=loss.excitation_ax,
+                        spectrum_grid=grid, spectrum_width=loss.spectrum_width_ev / HARTREE_TO_EV)
 
 
 def nao_buckets(cfg: Config) -> tuple[int, ...]:

@@ -37,7 +37,7 @@ from hamlearn.units import AU_TO_DEBYE, HARTREE_TO_EV
 REPORT_MD = "report.md"
 KEYS = ("mo_energy", "mo_occ", "gap", "homo", "lumo", "dipole", "polarizability", "fock")
 #: outputs the layer returns only when its inputs allow (``r2``: with r^2 integrals)
-OPTIONAL_KEYS = ("r2", "excitation_energies", "oscillator_strengths")
+OPTIONAL_KEYS = ("r2", "excitation_energies", "oscillator_strengths", "spectrum")
 #: a predicted HOMO-LUMO gap below this (eV) is flagged
 MIN_GAP_EV = 1.0
 #: a model-basis overlap eigenvalue below this is flagged (STO-3G molecules: ~0.05-0.3)

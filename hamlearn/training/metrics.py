@@ -20,13 +20,14 @@ from hamlearn.training.targets import TARGETS, Context
 #: error keys in display order (``<target>_<unit>``, the names of `molecule_errors`)
 TARGET_KEYS = ("eigenvalues_ev", "gap_ev", "homo_ev", "lumo_ev", "dipole_debye",
                "dipole_norm_debye", "polarizability_au", "polarizability_pct",
-               "polarizability_iso_au", "polarizability_aniso_au", "r2_au", "excitations_ev")
+               "polarizability_iso_au", "polarizability_aniso_au", "r2_au", "excitations_ev",
+               "spectrum_per_ev")
 _TARGET_NAMES = {"eigenvalues": "MO energies", "gap": "gap", "dipole": "dipole",
                  "polarizability": "polarizability", "homo": "HOMO", "lumo": "LUMO",
                  "dipole_norm": "dipole magnitude", "polarizability_iso": "alpha_iso",
                  "polarizability_aniso": "alpha anisotropy", "r2": "<R^2>",
-                 "excitations": "excitation energies"}
-_UNITS = {"ev": "eV", "debye": "D", "au": "a.u.", "pct": "%"}
+                 "excitations": "excitation energies", "spectrum": "broadened spectrum"}
+_UNITS = {"ev": "eV", "debye": "D", "au": "a.u.", "pct": "%", "per_ev": "1/eV"}
 
 
 def molecule_errors(pred: dict, ref: Reference, loss: LossConfig, target_basis: str,
@@ -58,6 +59,8 @@ def target_label(key: str) -> str:
     ``'MO energies (eV)'``; unknown keys keep their name."""
     key = key.removeprefix("mae_").removeprefix("rmse_")
     stem, _, suffix = key.rpartition("_")
+    if key.endswith("_per_ev"):
+        stem, suffix = key.removesuffix("_per_ev"), "per_ev"
     if suffix not in _UNITS:
         return key
     return f"{_TARGET_NAMES.get(stem, stem.replace('_', ' '))} ({_UNITS[suffix]})"

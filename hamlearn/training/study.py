@@ -330,7 +330,7 @@ def minimal_basis_result(refs, indices, cfg: Config) -> dict:
         pred = {"mo_energy": np.asarray(outs["mo_energy"][k])[:n],
                 **{key: np.asarray(outs[key][k]) for key in ("gap", "homo", "lumo", "dipole",
                                                              "polarizability", "r2",
-                                                             "excitation_energies")
+                                                             "excitation_energies", "spectrum")
                    if key in outs}}
         errors.append(molecule_errors(pred, r, loss, cfg.train.target_basis,
                                       loss.polarizability_kind))

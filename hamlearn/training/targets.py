@@ -182,6 +182,35 @@ def _exc_errors(pred, ref, ctx):
                                - lab.excitation_energies[:n]) * HARTREE_TO_EV}
 
 
+def spectrum_of(lab, loss: LossConfig, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The label's broadened spectrum of its lowest ``n`` states on the loss's grid (per
+    Hartree) and the grid points it is complete at: below its ``n``-th state less two
+    widths (a state above it, not computed, would add there)."""
+    from hamlearn.qm.excitations import broadened_spectrum
+
+    grid = np.linspace(loss.spectrum_min_ev, loss.spectrum_max_ev,
+                       loss.spectrum_points) / HARTREE_TO_EV
+    width = loss.spectrum_width_ev / HARTREE_TO_EV
+    e, f = lab.excitation_energies[:n], lab.oscillator_strengths[:n]
+    value = np.asarray(broadened_spectrum(e, f, grid, width))
+    return value, grid <= e[n - 1] - 2 * width if n else np.zeros(len(grid), bool)
+
+
+def _spectrum_label(ref, ctx, nao_pad):
+    lab = _labels(ref, ctx)
+    if lab is None or lab.excitation_energies is None or lab.oscillator_strengths is None:
+        return None
+    return spectrum_of(lab, ctx.loss, _n_excitations(ref, ctx, lab))
+
+
+def _spectrum_errors(pred, ref, ctx):
+    got = _spectrum_label(ref, ctx, None)
+    if got is None or "spectrum" not in pred:
+        return {}
+    value, mask = got
+    return {"spectrum_per_ev": (np.asarray(pred["spectrum"]) - value)[mask] / HARTREE_TO_EV}
+
+
 # --------------------------------------------------------------------------- errors
 def _eig_errors(pred, ref, ctx):
     lab = _labels(ref, ctx)
@@ -278,6 +307,9 @@ TARGETS: tuple[Target, ...] = (
     Target("excitations", lambda p: p["excitation_energies"], _exc_label, _exc_errors,
            reported="weighted", doc="lowest singlet excitation energies, sTDA-like layer "
            "against TDA (Hartree)"),
+    Target("spectrum", lambda p: p["spectrum"], _spectrum_label, _spectrum_errors,
+           reported="weighted", doc="Gaussian-broadened absorption spectrum of the lowest "
+           "states, sTDA-like layer against TDA (per Hartree on the loss's grid)"),
     Target("matrix", lambda p: p["fock"], _matrix_label, lambda pred, ref, ctx: {},
            doc="model-basis Hamiltonian entries (Hartree)"),
 )
@@ -339,7 +371,8 @@ def molecule_weights(target: Target, mask: np.ndarray, n_atoms: list[int]) -> np
 
 def _empty_shape(name: str, nao_pad: int, loss: LossConfig) -> tuple[int, ...]:
     return {"eigenvalues": (nao_pad,), "dipole": (3,), "polarizability": (3, 3),
-            "matrix": (nao_pad, nao_pad), "excitations": (loss.n_excitations,)}.get(name, ())
+            "matrix": (nao_pad, nao_pad), "excitations": (loss.n_excitations,),
+            "spectrum": (loss.spectrum_points,)}.get(name, ())
 
 
 def check_labels(refs: list[Reference], loss: LossConfig, target_basis: str,

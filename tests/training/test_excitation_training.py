@@ -66,7 +66,66 @@ def test_prediction_entries_carry_the_layers_states_as_the_spectra_path_does(exc
 @pytest.mark.parametrize("extra, match", [
     (["train.loss.n_excitations=7"], "n_excitations.*only 6 states"),
     (["data.excitations=2"], "data.excitations.*is 2"),
+    (["train.loss.excitations=0", "train.loss.spectrum=1", "data.excitations=2"],
+     "data.excitations.*is 2"),
+    (["train.loss.spectrum=1", "train.loss.spectrum_max_ev=1.0"], "spectrum_max_ev.*exceed"),
 ])
 def test_excitation_settings_are_checked_when_the_config_loads(tmp_path, extra, match):
     with pytest.raises(ConfigError, match=match):
         load_config(TINY, [f"data.cache_dir={tmp_path}", *EXC, *extra])
+
+
+# ------------------------------------------------------------------ the spectrum target
+def test_spectrum_label_is_the_broadened_sticks_cut_where_states_are_missing():
+    """Gaussian sticks from the textbook formula (numpy), on the loss's grid, compared only
+    below the label's last state less two widths."""
+    from types import SimpleNamespace
+
+    from hamlearn.config import LossConfig
+    from hamlearn.training.targets import spectrum_of
+    from hamlearn.units import HARTREE_TO_EV
+
+    loss = LossConfig(spectrum=1.0, spectrum_width_ev=0.4, spectrum_min_ev=3.0,
+                      spectrum_max_ev=12.0, spectrum_points=91)
+    e_ev, f = np.array([5.0, 6.5, 9.0, 11.0]), np.array([0.1, 0.0, 0.7, 0.3])
+    lab = SimpleNamespace(excitation_energies=e_ev / HARTREE_TO_EV, oscillator_strengths=f)
+    value, mask = spectrum_of(lab, loss, 3)  # the three lowest states
+    grid_ev = np.linspace(3.0, 12.0, 91)
+    sigma = 0.4 / HARTREE_TO_EV
+    z = (grid_ev[:, None] - e_ev[None, :3]) / 0.4
+    expected = (np.exp(-z**2 / 2) / (sigma * np.sqrt(2 * np.pi))) @ f[:3]
+    np.testing.assert_allclose(value, expected, rtol=1e-12)
+    np.testing.assert_array_equal(mask, grid_ev <= 9.0 - 0.8 + 1e-9)
+
+
+def test_spectrum_target_trains_and_is_reported(tmp_path):
+    """Training on the broadened spectrum alone (with the MO energies): the layer returns
+    the spectrum on the loss's grid, which equals the broadened layer states; the metric is
+    reported for the model and the plain minimal-basis row."""
+    import jax
+
+    from hamlearn.runs import load_run
+    from hamlearn.training.evaluate import predict_raw
+    from hamlearn.training.run import train
+    from hamlearn.training.study import minimal_basis_result
+    from hamlearn.units import HARTREE_TO_EV
+
+    spec = ["train.loss.excitations=0", "train.loss.spectrum=1", "train.loss.spectrum_points=61",
+            "train.epochs=2"]
+    cfg = load_config(TINY, [f"data.cache_dir={tmp_path / 'cache'}", *EXC, *spec])
+    res = train(cfg, tmp_path / "run", progress=False)
+    assert np.isfinite(res.test_metrics["mae_spectrum_per_ev"])
+    assert res.test_metrics["mae_spectrum_per_ev"] > 0
+    plain = minimal_basis_result(res.data.refs, res.split.test, cfg)["metrics"]
+    assert np.isfinite(plain["mae_spectrum_per_ev"])
+    cfg, model = load_run(tmp_path / "run")
+    mol = res.data.refs[0].structure
+    ((_, p),) = predict_raw(model, cfg, [mol])
+    from hamlearn.qm.excitations import broadened_spectrum
+
+    grid = np.linspace(2.0, 14.0, 61) / HARTREE_TO_EV
+    w, f = np.asarray(p["excitation_energies"]), np.asarray(p["oscillator_strengths"])
+    real = w < 1e3
+    again = broadened_spectrum(w[real], f[real], grid, 0.3 / HARTREE_TO_EV)
+    np.testing.assert_allclose(p["spectrum"], jax.device_get(again), rtol=1e-10, atol=1e-12)
+    assert np.abs(p["spectrum"]).max() > 0

@@ -84,4 +84,6 @@ def test_every_target_has_a_loss_weight_and_back():
     assert set(LOSS_WEIGHTS) <= fields
     assert fields - set(LOSS_WEIGHTS) == {"eig_window", "n_virtual", "polarizability_kind",
                                           "normalise", "n_excitations", "excitation_n_occ",
-                                          "excitation_n_virt", "excitation_ax"}
+                                          "excitation_n_virt", "excitation_ax",
+                                          "spectrum_width_ev", "spectrum_min_ev",
+                                          "spectrum_max_ev", "spectrum_points"}
