@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         for w in e.get("warnings", ()):
             print(f"WARNING {e['name']}: {w}", file=sys.stderr)
         if "mae_ev" in e:
-            print(f"{e['name']}: excitation MAE against pyscf {e['mae_ev']:.3f} eV")
+            print(f"{e['name']}: excitation MAE against pyscf {e['mae_ev']:.3f} eV"
+                  + (f", lowest bright state {e['lowest_bright_error_ev']:+.3f} eV"
+                     if "lowest_bright_error_ev" in e else ""))
         v = e.get("vibrations", {})
         if "mae_ir_km_mol" in v:
             print(f"{e['name']}: IR MAE against pyscf {v['mae_ir_km_mol']:.2f} km/mol, "

@@ -27,6 +27,14 @@ log = logging.getLogger("hamlearn.training")
 WIDTH_EV = 0.3
 GRID_EV = (2.0, 16.0, 1401)
 HC_EV_NM = 1239.84198
+#: oscillator strength from which a state counts as bright (`lowest_bright_ev`)
+BRIGHT_MIN_STRENGTH = 0.05
+
+
+def lowest_bright_ev(energies_ev, strengths) -> float | None:
+    """Energy (eV) of the lowest state with ``f >= BRIGHT_MIN_STRENGTH``, or None."""
+    bright = [e for e, f in zip(energies_ev, strengths) if f >= BRIGHT_MIN_STRENGTH]
+    return float(min(bright)) if bright else None
 
 
 def excitations_of(fock: np.ndarray, ref: Reference,
@@ -71,7 +79,9 @@ def predict_spectra(run_dir: str | Path, structures: Sequence[Structure], *,
                     progress: bool = False) -> list[dict]:
     """One entry per structure: the predicted excitations (eV, oscillator strengths, Debye)
     and, with ``reference``, pyscf's TDA in the run's target basis under ``reference``
-    (same keys) with ``mae_ev`` over the states both have; failures as ``ok: false``.
+    (same keys) with ``mae_ev`` over the states both have and the lowest bright state's
+    energy of each (``lowest_bright_ev``, f >= `BRIGHT_MIN_STRENGTH`) and its error
+    (``lowest_bright_error_ev``, where both have one); failures as ``ok: false``.
 
     Raises:
         ConfigError: for a run that does not predict a Hamiltonian (a direct surrogate).
@@ -112,6 +122,11 @@ def predict_spectra(run_dir: str | Path, structures: Sequence[Structure], *,
                 entry["mae_ev"] = float(np.mean(np.abs(
                     np.subtract(entry["excitation_energies_ev"][:n],
                                 r["excitation_energies_ev"][:n]))))
+                bright = [lowest_bright_ev(x["excitation_energies_ev"],
+                                           x["oscillator_strengths"]) for x in (entry, r)]
+                entry["lowest_bright_ev"] = {"model": bright[0], "reference": bright[1]}
+                if None not in bright:
+                    entry["lowest_bright_error_ev"] = bright[0] - bright[1]
             except ReferenceDataError as err:
                 entry.setdefault("warnings", []).append(f"no pyscf reference: {err}")
         out.append(entry)

@@ -68,6 +68,15 @@ def test_predicted_excitations_are_the_layers_on_pyscfs_fock(scf_run, tmp_path):
                                    atol=1e-5)
         assert e["mae_ev"] == pytest.approx(np.mean(np.abs(
             np.subtract(e["excitation_energies_ev"], ref["excitation_energies_ev"]))))
+        # the lowest bright state of each side: the first with f >= 0.05, by hand
+        for side, got in (("model", e), ("reference", ref)):
+            f = np.asarray(got["oscillator_strengths"])
+            want = (np.asarray(got["excitation_energies_ev"])[f >= 0.05].min()
+                    if (f >= 0.05).any() else None)
+            assert e["lowest_bright_ev"][side] == pytest.approx(want)
+        if None not in e["lowest_bright_ev"].values():
+            assert e["lowest_bright_error_ev"] == pytest.approx(
+                e["lowest_bright_ev"]["model"] - e["lowest_bright_ev"]["reference"])
     # the files: JSON entries, broadened spectra with their pyscf references, a plot
     from hamlearn.training.spectra import broadened, write_spectra
 
