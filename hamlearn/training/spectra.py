@@ -38,14 +38,15 @@ def lowest_bright_ev(energies_ev, strengths) -> float | None:
 
 
 def excitations_of(fock: np.ndarray, ref: Reference,
-                   settings: STDASettings = STDASettings()) -> dict[str, np.ndarray]:
+                   settings: STDASettings | None = None) -> dict[str, np.ndarray]:
     """sTDA-like excitations of one molecule's (predicted) model-basis Fock (Hartree, e Bohr):
-    real states only."""
+    real states only; ``settings`` default `STDASettings()`."""
     import jax
 
     from hamlearn.qm import QMInputs, qm_forward
     from hamlearn.qm.excitations import INVALID_ENERGY
 
+    settings = settings if settings is not None else STDASettings()
     # the layer's own inputs (AO-pair kernels included), as training builds them
     inputs = QMInputs.from_model_data(ref.model, ref.structure, excitations=settings)
     out = jax.jit(qm_forward)(np.asarray(fock, np.float64), inputs)
@@ -57,10 +58,24 @@ def excitations_of(fock: np.ndarray, ref: Reference,
 
 
 def reference_excitations(structure: Structure, cfg, n_states: int) -> dict[str, np.ndarray]:
-    """pyscf's TDA of ``structure`` with the run's method in its target basis (Hartree)."""
+    """pyscf's TDA of ``structure`` with the run's method in its target basis (Hartree):
+    from the run's label cache (``data.cache_dir``) where it holds this molecule with at
+    least ``n_states`` states (a training or test molecule), else computed."""
+    from hamlearn.data.cache import Cache, cache_key
     from hamlearn.data.reference import ReferenceSettings, run_scf, tda_excitations
 
     settings = ReferenceSettings.from_config(cfg.data)
+    if settings.excitations >= n_states:
+        cached = Cache(cfg.resolve_path(cfg.data.cache_dir)).get(cache_key(structure, settings))
+        lab = None
+        if cached is not None and cfg.train.target_basis.lower() in map(str.lower,
+                                                                         cached.labels):
+            lab = cached.target(cfg.train.target_basis)
+        if lab is not None and lab.excitation_energies is not None \
+                and lab.transition_dipoles is not None:
+            return {"energies": lab.excitation_energies[:n_states],
+                    "strengths": lab.oscillator_strengths[:n_states],
+                    "transition_dipoles": lab.transition_dipoles[:n_states]}
     mf = run_scf(structure, cfg.train.target_basis, settings)
     got = tda_excitations(mf, n_states)
     return {"energies": got["excitation_energies"], "strengths": got["oscillator_strengths"],
@@ -75,7 +90,7 @@ def _user_units(ex: dict) -> dict:
 
 
 def predict_spectra(run_dir: str | Path, structures: Sequence[Structure], *,
-                    settings: STDASettings = STDASettings(), reference: bool = False,
+                    settings: STDASettings | None = None, reference: bool = False,
                     progress: bool = False) -> list[dict]:
     """One entry per structure: the predicted excitations (eV, oscillator strengths, Debye)
     and, with ``reference``, pyscf's TDA in the run's target basis under ``reference``
@@ -93,6 +108,7 @@ def predict_spectra(run_dir: str | Path, structures: Sequence[Structure], *,
     from hamlearn.runs import load_run
     from hamlearn.training.evaluate import predict_raw
 
+    settings = settings if settings is not None else STDASettings()
     cfg, model = load_run(run_dir)
     if cfg.model.kind != "hamiltonian":
         raise ConfigError(f"{run_dir}: model.kind {cfg.model.kind!r} predicts no Hamiltonian, "

@@ -178,8 +178,28 @@ def _exc_errors(pred, ref, ctx):
     if lab is None or lab.excitation_energies is None or "excitation_energies" not in pred:
         return {}
     n = _n_excitations(ref, ctx, lab)
-    return {"excitations_ev": (np.asarray(pred["excitation_energies"])[:n]
-                               - lab.excitation_energies[:n]) * HARTREE_TO_EV}
+    out = {"excitations_ev": (np.asarray(pred["excitation_energies"])[:n]
+                              - lab.excitation_energies[:n]) * HARTREE_TO_EV}
+    bright = _lowest_bright_error(pred, lab)
+    if bright is not None:
+        out["lowest_bright_ev"] = np.array([bright])
+    return out
+
+
+def _lowest_bright_error(pred, lab) -> float | None:
+    """Model minus label energy (eV) of the lowest bright state (``f >=
+    spectra.BRIGHT_MIN_STRENGTH``) among each side's computed states (the layer's real
+    states, all label states), or None where either has none."""
+    from hamlearn.qm.excitations import INVALID_ENERGY
+    from hamlearn.training.spectra import lowest_bright_ev
+
+    if "oscillator_strengths" not in pred or lab.oscillator_strengths is None:
+        return None
+    w = np.asarray(pred["excitation_energies"])
+    real = w < 0.5 * INVALID_ENERGY
+    got = lowest_bright_ev(w[real] * HARTREE_TO_EV, np.asarray(pred["oscillator_strengths"])[real])
+    want = lowest_bright_ev(lab.excitation_energies * HARTREE_TO_EV, lab.oscillator_strengths)
+    return None if got is None or want is None else got - want
 
 
 def spectrum_of(lab, loss: LossConfig, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ import pytest
 from test_cli import TINY
 
 from hamlearn.config import ConfigError, load_config
+from hamlearn.data.structure import Structure
 
 EXC = ["data.excitations=4", "train.loss.excitations=1", "train.loss.n_excitations=3",
        "train.loss.excitation_n_occ=3", "train.loss.excitation_n_virt=2", "eval.plots=false"]
@@ -96,6 +97,53 @@ def test_spectrum_label_is_the_broadened_sticks_cut_where_states_are_missing():
     expected = (np.exp(-z**2 / 2) / (sigma * np.sqrt(2 * np.pi))) @ f[:3]
     np.testing.assert_allclose(value, expected, rtol=1e-12)
     np.testing.assert_array_equal(mask, grid_ev <= 9.0 - 0.8 + 1e-9)
+
+
+def test_spectra_reference_reads_the_runs_label_cache(exc_run, monkeypatch):
+    """spectra.py --reference takes a molecule's TDA from the run's label cache when it
+    holds enough states (no SCF: run_scf would raise), and computes it otherwise."""
+    from hamlearn.data import reference
+    from hamlearn.runs import load_run
+    from hamlearn.training.spectra import reference_excitations
+
+    run, res = exc_run
+    cfg, _ = load_run(run)
+    ref = res.data.refs[0]
+    lab = ref.target(cfg.train.target_basis)
+
+    def no_scf(*args, **kwargs):
+        raise RuntimeError("SCF run")
+
+    monkeypatch.setattr(reference, "run_scf", no_scf)
+    got = reference_excitations(ref.structure, cfg, 3)
+    np.testing.assert_array_equal(got["energies"], lab.excitation_energies[:3])
+    np.testing.assert_array_equal(got["strengths"], lab.oscillator_strengths[:3])
+    np.testing.assert_array_equal(got["transition_dipoles"], lab.transition_dipoles[:3])
+    with pytest.raises(RuntimeError, match="SCF run"):  # 5 states > the 4 cached
+        reference_excitations(ref.structure, cfg, 5)
+    with pytest.raises(RuntimeError, match="SCF run"):  # a molecule not in the cache
+        reference_excitations(Structure.from_atoms(ase.build.molecule("HCOOH")), cfg, 3)
+
+
+def test_lowest_bright_state_error_skips_dark_and_padded_states():
+    """Model minus label energy of the first state with f >= 0.05 on each side; the
+    layer's padded states (INVALID_ENERGY) never count; None where a side has none."""
+    from types import SimpleNamespace
+
+    from hamlearn.qm.excitations import INVALID_ENERGY
+    from hamlearn.training.targets import _lowest_bright_error
+    from hamlearn.units import HARTREE_TO_EV
+
+    lab = SimpleNamespace(excitation_energies=np.array([4.0, 5.0, 6.0]) / HARTREE_TO_EV,
+                          oscillator_strengths=np.array([0.001, 0.3, 0.9]))
+    pred = {"excitation_energies": np.array([4.2, 4.9, 5.5, INVALID_ENERGY]) / HARTREE_TO_EV,
+            "oscillator_strengths": np.array([0.01, 0.04, 0.6, 1.0])}
+    pred["excitation_energies"][3] = INVALID_ENERGY
+    assert _lowest_bright_error(pred, lab) == pytest.approx(5.5 - 5.0, abs=1e-12)
+    dark = {**pred, "oscillator_strengths": np.array([0.01, 0.04, 0.0, 1.0])}
+    assert _lowest_bright_error(dark, lab) is None  # only the padded state is "bright"
+    assert _lowest_bright_error({"excitation_energies": pred["excitation_energies"]},
+                                lab) is None
 
 
 def test_spectrum_target_trains_and_is_reported(tmp_path):
