@@ -6,19 +6,20 @@ trained hybrid run: the learned Hamiltonian's singlet excitations (sTDA-like:
 target basis.
 
     python scripts/spectra.py --run runs/NAME --structures FILE [--out PREFIX]
-        [--n-states 10] [--n-occ 8] [--n-virt 8] [--ax 0.2] [--width-ev 0.3] [--reference]
+        [--n-states 10] [--n-occ N] [--n-virt N] [--ax X] [--width-ev 0.3] [--reference]
         [--hessian pyscf|FILE.npy|FILE.npz] [--hessian-basis BASIS] [--fwhm-cm1 20]
 
 Writes ``PREFIX.json`` (per molecule: ``excitation_energies_ev``, ``oscillator_strengths``,
 ``transition_dipoles_debye``; with ``--reference`` the pyscf values under ``reference`` and
-``mae_ev``), ``PREFIX_uvvis.csv`` (broadened spectra, energy and wavelength columns) and
+``mae_ev``, from the run's label cache where it holds the molecule), ``PREFIX_uvvis.csv`` (broadened spectra, energy and wavelength columns) and
 ``PREFIX_uvvis.png``. With ``--hessian`` (pyscf's analytic Hessian in the target basis or
 ``--hessian-basis``, or arrays in Hartree/Bohr^2, one per structure keyed by label or
 position in an .npz) each entry gains ``vibrations`` (``frequencies_cm1``, ``ir_km_mol``,
 ``raman_a4_amu``, ``apt_e``; with ``--reference`` pyscf's by finite differences, same
 modes) and ``PREFIX_ir.csv``, ``PREFIX_raman.csv``, ``PREFIX_vib.png`` are written. The
 Hessian should be taken at a minimum (a warning says when pyscf's gradient is not small).
-Default PREFIX: ``<run>/spectra/<file stem>``. Exit status 0 when at
+The excitation window and exchange fraction default to the run's training ones when it was
+trained on excitations or the spectrum. Default PREFIX: ``<run>/spectra/<file stem>``. Exit status 0 when at
 least one molecule was predicted, 1 when none could be, 2 for a bad run, file or setting.
 """
 
@@ -36,11 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--structures", required=True, help="structure file ase can read")
     parser.add_argument("--index", default=":", help="frames (ase syntax)")
     parser.add_argument("--out", help="output prefix")
-    parser.add_argument("--n-states", type=int, default=10, help="lowest states (default 10)")
-    parser.add_argument("--n-occ", type=int, default=8, help="occupied MOs in the window")
-    parser.add_argument("--n-virt", type=int, default=8, help="virtual MOs in the window")
-    parser.add_argument("--ax", type=float, default=0.2,
-                        help="Fock-exchange fraction of the kernels (default 0.2, B3LYP)")
+    parser.add_argument("--n-states", type=int, help="lowest states (default 10, at most the "
+                        "window's pairs)")
+    parser.add_argument("--n-occ", type=int, help="occupied MOs in the window (default: the "
+                        "run's training window if it was trained on excitations, else 8)")
+    parser.add_argument("--n-virt", type=int, help="virtual MOs in the window (default as "
+                        "--n-occ)")
+    parser.add_argument("--ax", type=float, help="Fock-exchange fraction of the kernels "
+                        "(default: the run's, else 0.2 as B3LYP)")
     parser.add_argument("--width-ev", type=float, default=0.3, help="Gaussian broadening (eV)")
     parser.add_argument("--reference", action="store_true",
                         help="also run pyscf TDA in the run's target basis (slow for big bases)")
@@ -56,10 +60,11 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_jax()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from hamlearn.config import load_config
     from hamlearn.data.sources import read_structures
     from hamlearn.errors import USER_ERRORS
     from hamlearn.qm.excitations import STDASettings
-    from hamlearn.training.spectra import predict_spectra, write_spectra
+    from hamlearn.training.spectra import predict_spectra, run_stda_settings, write_spectra
     from hamlearn.training.vibrations import (
         predict_vibrations,
         read_hessians,
@@ -69,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     prefix = Path(args.out) if args.out else (
         Path(args.run) / "spectra" / Path(args.structures).stem)
     try:
-        settings = STDASettings(n_occ=args.n_occ, n_virt=args.n_virt, n_states=args.n_states,
-                                ax=args.ax)
+        run_cfg = Path(args.run) / "config.yaml"
+        window = {"n_states": args.n_states, "n_occ": args.n_occ, "n_virt": args.n_virt,
+                  "ax": args.ax}
+        settings = (run_stda_settings(load_config(run_cfg), **window) if run_cfg.is_file()
+                    else STDASettings(**{k: v for k, v in window.items() if v is not None}))
         for name, value in (("--width-ev", args.width_ev), ("--fwhm-cm1", args.fwhm_cm1)):
             if value <= 0:
                 raise ValueError(f"{name} must be > 0, got {value}")

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -37,6 +38,22 @@ def lowest_bright_ev(energies_ev, strengths) -> float | None:
     return float(min(bright)) if bright else None
 
 
+def run_stda_settings(cfg, *, n_states: int | None = None, n_occ: int | None = None,
+                      n_virt: int | None = None, ax: float | None = None) -> STDASettings:
+    """The sTDA-like settings to predict with: a run trained on excitations or the spectrum
+    keeps its training window and exchange fraction (``train.loss.excitation_*``; the
+    states it was fitted on are those of that window), any other run `STDASettings`'
+    defaults; explicit arguments win."""
+    from hamlearn.training.batches import excitation_settings
+
+    trained = excitation_settings(cfg)
+    base = STDASettings() if trained is None else STDASettings(
+        n_occ=trained.n_occ, n_virt=trained.n_virt, ax=trained.ax,
+        n_states=min(STDASettings().n_states, trained.n_occ * trained.n_virt))
+    given = {"n_states": n_states, "n_occ": n_occ, "n_virt": n_virt, "ax": ax}
+    return dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
+
+
 def excitations_of(fock: np.ndarray, ref: Reference,
                    settings: STDASettings | None = None) -> dict[str, np.ndarray]:
     """sTDA-like excitations of one molecule's (predicted) model-basis Fock (Hartree, e Bohr):
@@ -57,15 +74,17 @@ def excitations_of(fock: np.ndarray, ref: Reference,
             "transition_dipoles": np.asarray(out["transition_dipoles"])[real]}
 
 
-def reference_excitations(structure: Structure, cfg, n_states: int) -> dict[str, np.ndarray]:
+def reference_excitations(structure: Structure, cfg, n_states: int, *,
+                          use_cache: bool = True) -> dict[str, np.ndarray]:
     """pyscf's TDA of ``structure`` with the run's method in its target basis (Hartree):
     from the run's label cache (``data.cache_dir``) where it holds this molecule with at
-    least ``n_states`` states (a training or test molecule), else computed."""
+    least ``n_states`` states (a training or test molecule) unless ``use_cache`` is False
+    (timings), else computed."""
     from hamlearn.data.cache import Cache, cache_key
     from hamlearn.data.reference import ReferenceSettings, run_scf, tda_excitations
 
     settings = ReferenceSettings.from_config(cfg.data)
-    if settings.excitations >= n_states:
+    if use_cache and settings.excitations >= n_states:
         cached = Cache(cfg.resolve_path(cfg.data.cache_dir)).get(cache_key(structure, settings))
         lab = None
         if cached is not None and cfg.train.target_basis.lower() in map(str.lower,

@@ -125,6 +125,20 @@ def test_spectra_reference_reads_the_runs_label_cache(exc_run, monkeypatch):
         reference_excitations(Structure.from_atoms(ase.build.molecule("HCOOH")), cfg, 3)
 
 
+def test_spectra_predict_in_the_runs_training_window_unless_told_otherwise(exc_run):
+    from hamlearn.qm.excitations import STDASettings
+    from hamlearn.runs import load_run
+    from hamlearn.training.spectra import run_stda_settings
+
+    cfg, _ = load_run(exc_run[0])
+    got = run_stda_settings(cfg)
+    assert (got.n_occ, got.n_virt, got.n_states, got.ax) == (3, 2, 6, 0.2)  # 3 x 2 pairs
+    assert run_stda_settings(cfg, n_occ=5, n_states=4).n_occ == 5
+    assert run_stda_settings(load_config(TINY)) == STDASettings()  # not trained on them
+    with pytest.raises(ValueError, match="exceeds"):
+        run_stda_settings(cfg, n_states=7)
+
+
 def test_lowest_bright_state_error_skips_dark_and_padded_states():
     """Model minus label energy of the first state with f >= 0.05 on each side; the
     layer's padded states (INVALID_ENERGY) never count; None where a side has none."""
