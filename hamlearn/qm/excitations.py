@@ -39,6 +39,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
+from pyscfad.scipy.linalg import eigh as _pyscfad_eigh
+
+from hamlearn.qm.eigh import DEG_THRESH
 
 #: chemical hardness eta_A (Hartree) by atomic number, Ghosh & Islam (2010) via dftd4
 HARDNESS_HARTREE = {1: 0.47259288, 2: 0.92203391, 3: 0.17452888, 4: 0.25700733,
@@ -207,7 +210,10 @@ def stda(mo_energy: Float[Array, " mo"], mo_coeff: Float[Array, "ao mo"],
         j_term = jnp.einsum("mij,mn,nab->iajb", t_ij, gamma_j, t_ab).reshape(n_pair, n_pair)
         ok2 = pair_ok[:, None] & pair_ok[None, :]
         amat = amat + jnp.where(ok2, 2.0 * k_term - j_term, 0.0)
-    w, x = jnp.linalg.eigh(amat)
+    # degeneracy-masked derivative (pyscfad's eigh, as the ground-state solver): symmetric
+    # molecules have exactly degenerate excited states (benzene's E states), where JAX's own
+    # eigh rule divides by w_j - w_i = 0 and the strengths' gradients become non-finite
+    w, x = _pyscfad_eigh(amat, deg_thresh=DEG_THRESH)
     w, x = w[:settings.n_states], x[:, :settings.n_states]
     d_ia = jnp.einsum("xmn,mi,na->xia", dip_ints, mo_coeff[:, i_idx], mo_coeff[:, a_idx])
     d_ia = d_ia.reshape(3, -1) * pair_ok[None, :]

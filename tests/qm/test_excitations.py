@@ -193,3 +193,30 @@ def test_bad_settings_and_elements_are_named():
         STDASettings(ax=0.0)
     with pytest.raises(ValueError, match="Z=35"):
         atom_hardness([1, 35])
+
+
+def test_gradients_stay_finite_at_exactly_degenerate_excited_states():
+    """Methane's window (its t2 HOMOs x a1 + t2 virtuals, all 12 states) holds exactly
+    degenerate excited states: the strengths' and spectrum's gradients are finite and match
+    finite differences (whole degenerate sets are in, so these sums are smooth in F)."""
+    case, ao_atom = _case("CH4")
+    st = STDASettings(n_occ=3, n_virt=4, n_states=12)
+    _, _, _, ovlp, dip, g_j, g_k = _layer_inputs(case, ao_atom)
+    grid = jnp.linspace(0.3, 1.2, 10)
+
+    def loss(fock):
+        out = qm_forward(fock, case.inputs)
+        ex = stda(out["mo_energy"], out["mo_coeff"], out["mo_occ"], ovlp, dip, g_j, g_k, st)
+        spec = broadened_spectrum(ex["energies"], ex["strengths"], grid, 0.05)
+        return jnp.sum(ex["strengths"]) + 0.1 * jnp.sum(spec**2)
+
+    w = stda(*_layer_inputs(case, ao_atom), st)["energies"]
+    assert float(jnp.min(jnp.diff(w))) < 1e-9  # the case: degenerate states
+    g = jax.grad(loss)(case.fock_jax)
+    assert bool(jnp.all(jnp.isfinite(g)))
+    rng = np.random.default_rng(1)
+    d = rng.normal(size=case.fock.shape)
+    d = jnp.asarray(0.5 * (d + d.T) * 1e-2)
+    h = 1e-4
+    fd = (loss(case.fock_jax + h * d) - loss(case.fock_jax - h * d)) / (2 * h)
+    assert float(jnp.sum(g * d)) == pytest.approx(float(fd), rel=1e-5, abs=1e-8)
