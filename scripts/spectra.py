@@ -10,8 +10,9 @@ target basis.
         [--hessian pyscf|FILE.npy|FILE.npz] [--hessian-basis BASIS] [--fwhm-cm1 20]
 
 Writes ``PREFIX.json`` (per molecule: ``excitation_energies_ev``, ``oscillator_strengths``,
-``transition_dipoles_debye``; with ``--reference`` the pyscf values under ``reference`` and
-``mae_ev``, from the run's label cache where it holds the molecule), ``PREFIX_uvvis.csv`` (broadened spectra, energy and wavelength columns) and
+``transition_dipoles_debye``; with ``--reference`` the pyscf values under ``reference``,
+from the run's label cache where it holds the molecule, and ``mae_ev``),
+``PREFIX_uvvis.csv`` (broadened spectra, energy and wavelength columns) and
 ``PREFIX_uvvis.png``. With ``--hessian`` (pyscf's analytic Hessian in the target basis or
 ``--hessian-basis``, or arrays in Hartree/Bohr^2, one per structure keyed by label or
 position in an .npz) each entry gains ``vibrations`` (``frequencies_cm1``, ``ir_km_mol``,
@@ -19,8 +20,9 @@ position in an .npz) each entry gains ``vibrations`` (``frequencies_cm1``, ``ir_
 modes) and ``PREFIX_ir.csv``, ``PREFIX_raman.csv``, ``PREFIX_vib.png`` are written. The
 Hessian should be taken at a minimum (a warning says when pyscf's gradient is not small).
 The excitation window and exchange fraction default to the run's training ones when it was
-trained on excitations or the spectrum. Default PREFIX: ``<run>/spectra/<file stem>``. Exit status 0 when at
-least one molecule was predicted, 1 when none could be, 2 for a bad run, file or setting.
+trained on excitations or the spectrum. Default PREFIX: ``<run>/spectra/<file stem>``.
+Exit status 0 when at least one molecule was predicted, 1 when none could be, 2 for a bad
+run, file or setting.
 """
 
 from __future__ import annotations

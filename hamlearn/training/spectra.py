@@ -86,12 +86,11 @@ def reference_excitations(structure: Structure, cfg, n_states: int, *,
     settings = ReferenceSettings.from_config(cfg.data)
     if use_cache and settings.excitations >= n_states:
         cached = Cache(cfg.resolve_path(cfg.data.cache_dir)).get(cache_key(structure, settings))
-        lab = None
-        if cached is not None and cfg.train.target_basis.lower() in map(str.lower,
-                                                                         cached.labels):
-            lab = cached.target(cfg.train.target_basis)
-        if lab is not None and lab.excitation_energies is not None \
-                and lab.transition_dipoles is not None:
+        try:
+            lab = cached.target(cfg.train.target_basis) if cached is not None else None
+        except KeyError:  # cached without the target basis
+            lab = None
+        if lab is not None and lab.transition_dipoles is not None:
             return {"energies": lab.excitation_energies[:n_states],
                     "strengths": lab.oscillator_strengths[:n_states],
                     "transition_dipoles": lab.transition_dipoles[:n_states]}
@@ -116,6 +115,7 @@ def predict_spectra(run_dir: str | Path, structures: Sequence[Structure], *,
     (same keys) with ``mae_ev`` over the states both have and the lowest bright state's
     energy of each (``lowest_bright_ev``, f >= `BRIGHT_MIN_STRENGTH`) and its error
     (``lowest_bright_error_ev``, where both have one); failures as ``ok: false``.
+    ``settings`` default: `run_stda_settings` of the run (its training window if any).
 
     Raises:
         ConfigError: for a run that does not predict a Hamiltonian (a direct surrogate).
@@ -127,8 +127,8 @@ def predict_spectra(run_dir: str | Path, structures: Sequence[Structure], *,
     from hamlearn.runs import load_run
     from hamlearn.training.evaluate import predict_raw
 
-    settings = settings if settings is not None else STDASettings()
     cfg, model = load_run(run_dir)
+    settings = settings if settings is not None else run_stda_settings(cfg)
     if cfg.model.kind != "hamiltonian":
         raise ConfigError(f"{run_dir}: model.kind {cfg.model.kind!r} predicts no Hamiltonian, "
                           "so no excitations; use a hybrid run")
